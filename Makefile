@@ -1,0 +1,46 @@
+# Two entry points, both safe to run on a fresh machine: `make serve` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: serve build test chromium notebooks fetch-checkpoints update-outputs benchmark
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Stamp files make a second `make` skip pip when the requirements did not change.
+$(VENV)/.site-installed: requirements-site.txt | $(PY)
+	$(PIP) install --quiet -r requirements-site.txt
+	touch $@
+
+$(VENV)/.test-installed: requirements-site.txt requirements-test.txt | $(PY)
+	$(PIP) install --quiet -r requirements-test.txt
+	touch $@ $(VENV)/.site-installed
+
+serve: $(VENV)/.site-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
+build: $(VENV)/.site-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# Chromium comes from Debian (Playwright's own browser download cannot work offline).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Browser tests need Chromium: sudo apt-get install chromium"; fi; }
+
+test: $(VENV)/.test-installed chromium
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/pytest
+
+notebooks: $(VENV)/.test-installed
+	$(PY) -m harness notebooks
+
+update-outputs: $(VENV)/.test-installed
+	$(VENV)/bin/pytest docs README.md --update-outputs
+
+fetch-checkpoints: $(VENV)/.test-installed
+	$(PY) -m harness fetch
+
+benchmark: $(VENV)/.test-installed
+	$(PY) -m benchmarks
