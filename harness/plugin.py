@@ -1,1 +1,228 @@
-"""pytest hooks of the harness (placeholder until the harness lands)."""
+"""pytest hooks of the harness: every page's Python blocks become items, one per block.
+
+A page runs once, on its first item, in a process of its own (runner.py); each item reports its block's
+verdict. Outputs are rewritten (--update-outputs) at the end of the session, in one place.
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from harness import report, rewrite
+from harness.page import Block, PageError, parse_page
+from harness.runner import import_specs
+from harness.snippets import Site
+from harness.verdict import Verdict, verify_page
+
+STATE = pytest.StashKey["Harness"]()
+
+
+class Harness:
+    """Session-wide state: the site, the checkpoint resolver, the tally and the pending rewrites."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.site = Site.load(config.rootpath)
+        self.tally = report.Tally()
+        self.rewrites: list[rewrite.Rewrite] = []
+        self.imports: list[str] = []
+        self.messages: list[str] = []
+        self._resolver = None
+        self._work_dir: str | None = None
+
+    @property
+    def resolver(self):
+        """The checkpoint resolver, made on first use (a worker that runs no page never builds stand-ins)."""
+        if self._resolver is None:
+            from harness.checkpoints import Resolver
+
+            self._work_dir = tempfile.mkdtemp(prefix="harness-")
+            self._resolver = Resolver(self.site.repo_root, require_models=self.config.option.require_models,
+                                      work_dir=Path(self._work_dir))
+        return self._resolver
+
+    def close(self) -> None:
+        """Remove the session's work directory."""
+        if self._work_dir:
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+
+    def pytest_collection_modifyitems(self, items: list) -> None:
+        # The fork server pre-imports what any page imports: torch and transformers load once per process.
+        pages = {item.parent for item in items if isinstance(item, BlockItem)}
+        self.imports = import_specs(b.code for page in pages for b in page.page.blocks)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Runs on the xdist controller too, with the workers' reports: the tally is complete there.
+        for key, value in report.user_properties:
+            if key == "harness-page-error" and report.when == "call":
+                self.tally.errors.append(value)
+        record = _harness_record(report)
+        if record is None or report.when != "call":
+            return
+        self.tally.add(record)
+        self.rewrites += [rewrite.Rewrite(**value) for key, value in report.user_properties
+                          if key == "harness-rewrite"]
+
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput"):  # an xdist worker: the controller writes
+            return
+        if self.rewrites:
+            changed, errors = rewrite.apply_all(self.rewrites)
+            self.messages += [f"outputs updated: {page}" for page in changed] + errors
+            if errors:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            if changed and importlib.util.find_spec("harness.notebooks"):
+                from harness import notebooks  # the notebooks are generated from the pages: they follow
+
+                self.messages.append(f"notebooks regenerated (exit status {notebooks.main([])})")
+        if self.config.option.verification_report:
+            path = self.config.invocation_params.dir / self.config.option.verification_report
+            self.tally.write(path, self.site.repo_root)
+            self.messages.append(f"verification report: {path}")
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.tally.records or self.tally.errors:
+            terminalreporter.write_line(self.tally.summary_line())
+        for message in self.messages:
+            terminalreporter.write_line(message)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "verification of the pages' code blocks")
+    group.addoption("--update-outputs", action="store_true",
+                    help="rewrite Output blocks that are out of tolerance with what the code prints now")
+    group.addoption("--verification-report", metavar="PATH", help="write a JSON record of every block's verdict")
+    group.addoption("--block-timeout", type=float, default=600.0, metavar="SECONDS",
+                    help="fail a block that runs longer than this (default 600); its page stops there")
+    group.addoption("--require-models", action="store_true",
+                    help="fail pages whose checkpoints are not cached, instead of running them with stand-ins")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # A page's blocks share one namespace: xdist must keep all items of a file on one worker.
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadfile"
+    config.stash[STATE] = Harness(config)
+    config.pluginmanager.register(config.stash[STATE], "harness-session")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if STATE in config.stash:
+        config.stash[STATE].close()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if file_path.suffix != ".md":
+        return None
+    docs_dir = Path(parent.config.stash[STATE].site.docs_dir).resolve()
+    if file_path.resolve().is_relative_to(docs_dir) or parent.session.isinitpath(file_path):
+        return MarkdownPage.from_parent(parent, path=file_path)
+    return None
+
+
+class MarkdownPage(pytest.File):
+    """A page: collects one item per Python block and runs the page once, on demand."""
+
+    page = None
+    verdicts: dict[int, Verdict] | None = None
+
+    def collect(self):
+        harness = self.config.stash[STATE]
+        try:
+            self.page = parse_page(self.path, harness.site)
+        except PageError as error:
+            # An erroring item, not a collection error: pytest would stop the whole run on the latter.
+            yield PageErrorItem.from_parent(self, name=f"line {error.line}", error=error)
+            return
+        names: set[str] = set()
+        for block in self.page.blocks:
+            name = f"line {block.line}"
+            name = name if name not in names else f"{name} (block {block.index + 1})"
+            names.add(name)
+            yield BlockItem.from_parent(self, name=name, block=block)
+
+    def verdict(self, index: int) -> Verdict:
+        """The verdict of block `index`; the first call runs the page up to its last selected block."""
+        if self.verdicts is None:
+            harness = self.config.stash[STATE]
+            selected = [item.block.index for item in self.session.items
+                        if isinstance(item, BlockItem) and item.parent is self]
+            plan = harness.resolver.plan([block.code for block in self.page.blocks])
+            self.plan = plan
+            self.verdicts = verify_page(self.page, plan, max(selected, default=index), harness.site.repo_root,
+                                        self.config.option.update_outputs, self.config.option.block_timeout,
+                                        harness.imports)
+        return self.verdicts.get(index) or Verdict("not run", "not run: the page stopped before this block")
+
+
+class PageErrorItem(pytest.Item):
+    """A page that cannot be read: one failing item with the page's own message; the other pages still run."""
+
+    def __init__(self, *, error: PageError, **kwargs):
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        self.user_properties.append(("harness-page-error", {"page": self.parent.nodeid, "line": self.error.line,
+                                                            "message": str(self.error)}))
+        raise BlockFailed(f"cannot read the page: {self.error}")
+
+    def repr_failure(self, excinfo, style=None):
+        return str(excinfo.value) if isinstance(excinfo.value, BlockFailed) else super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, self.error.line - 1, f"page {self.error}"
+
+
+class BlockFailed(Exception):
+    """A block's failed verdict, shown by BlockItem.repr_failure without harness internals."""
+
+
+class BlockItem(pytest.Item):
+    """One Python block of a page; its outcome is the block's verdict."""
+
+    def __init__(self, *, block: Block, **kwargs):
+        super().__init__(**kwargs)
+        self.block = block
+
+    def runtest(self) -> None:
+        verdict = self.parent.verdict(self.block.index)
+        uses = self.parent.plan.uses[self.block.index] if self.block.index < len(self.parent.plan.uses) else []
+        output = self.block.output
+        self.user_properties.append(("harness", {
+            "page": self.block.page_name, "line": self.block.line, "output_line": output.line if output else None,
+            "status": verdict.status, "reason": verdict.reason, "duration": round(verdict.duration, 4),
+            "checkpoints": [{"name": u.name, "revision": u.revision, "weights": u.weights} for u in uses],
+        }))
+        if verdict.rewrite:
+            self.user_properties.append(("harness-rewrite", verdict.rewrite))
+        if verdict.status == "failed":
+            raise BlockFailed(verdict.details)
+        if verdict.status in ("skipped", "not run"):
+            # Reported at the block's page and line, not at this line of the harness.
+            raise pytest.skip.Exception(verdict.reason, _use_item_location=True)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, BlockFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, self.block.line - 1, f"block at {self.block.id}"
+
+
+def _harness_record(report: pytest.TestReport) -> dict | None:
+    return next((value for key, value in getattr(report, "user_properties", ()) if key == "harness"), None)
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    record = _harness_record(report)
+    if report.when == "call" and report.passed and record:
+        return "passed", ".", (record["status"].upper(), {"green": True})
+    return None

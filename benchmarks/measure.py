@@ -1,0 +1,123 @@
+"""Run a command and measure its wall time and the peak memory of its whole process tree."""
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+MB = 1024 * 1024
+
+
+@dataclass
+class Run:
+    """One measured command: wall seconds, peak memory (MB) and what it printed."""
+
+    command: list[str]
+    seconds: float
+    returncode: int
+    # Peak over samples of the summed proportional set size of the tree: shared (forked, copy-on-write)
+    # pages counted once, so a forked child holding the parent's torch costs only what it adds.
+    peak_pss_mb: float = 0.0
+    # Peak over samples of the summed RSS (counts shared pages once per process: an upper bound).
+    peak_rss_sum_mb: float = 0.0
+    # The largest single process of the tree as the kernel saw it (wait4's ru_maxrss): never missed by sampling,
+    # but never below the measuring process's own size (Linux carries the high-water mark across fork+exec).
+    max_process_rss_mb: float = 0.0
+    output: str = field(default="", repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited 0."""
+        return self.returncode == 0
+
+
+class TreeSampler(threading.Thread):
+    """Samples the memory of a process and all its descendants until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peak_pss = 0
+        self.peak_rss = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            pss = rss = 0
+            try:
+                processes = [self.root, *self.root.children(recursive=True)]
+            except psutil.Error:
+                break
+            for process in processes:
+                try:
+                    info = process.memory_full_info()
+                except psutil.Error:
+                    # A child that ended between listing and reading: its memory is gone anyway.
+                    continue
+                pss += info.pss
+                rss += info.rss
+            self.peak_pss = max(self.peak_pss, pss)
+            self.peak_rss = max(self.peak_rss, rss)
+            self._halt.wait(self.interval)
+
+    def stop(self) -> None:
+        """Stop sampling and wait for the thread."""
+        self._halt.set()
+        self.join()
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 3600,
+        sample_memory: bool = True) -> Run:
+    """Run `command`, timing it from spawn to exit; stdout and stderr are kept (bounded) for diagnosis."""
+    log_path = Path(cwd) / f".bench-log-{os.getpid()}-{time.monotonic_ns()}"
+    with open(log_path, "w+b") as log:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        sampler = TreeSampler(process.pid) if sample_memory else None
+        if sampler:
+            sampler.start()
+        deadline = start + timeout
+        while True:
+            # wait4 (not Popen.wait) to get the tree's ru_maxrss along with the exit status.
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                process.kill()
+                pid, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.005)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if sampler:
+            sampler.stop()
+        log.seek(0)
+        output = log.read()[-20000:].decode("utf-8", "replace")
+    log_path.unlink()
+    return Run(
+        command=command, seconds=seconds, returncode=process.returncode,
+        peak_pss_mb=(sampler.peak_pss / MB) if sampler else 0.0,
+        peak_rss_sum_mb=(sampler.peak_rss / MB) if sampler else 0.0,
+        max_process_rss_mb=usage.ru_maxrss / 1024,  # Linux reports kilobytes
+        output=output,
+    )
+
+
+def run_many(commands: list[list[str]], cwd: Path, env: dict[str, str] | None = None) -> Run:
+    """Run commands one after another (like `python page.py` per page); times and peaks are combined."""
+    runs = [run(command, cwd, env) for command in commands]
+    return Run(
+        command=commands[0] + [f"... ({len(commands)} commands)"] if commands else [],
+        seconds=sum(r.seconds for r in runs),
+        returncode=next((r.returncode for r in runs if r.returncode), 0),
+        peak_pss_mb=max((r.peak_pss_mb for r in runs), default=0.0),
+        peak_rss_sum_mb=max((r.peak_rss_sum_mb for r in runs), default=0.0),
+        max_process_rss_mb=max((r.max_process_rss_mb for r in runs), default=0.0),
+        output="\n".join(r.output for r in runs if r.returncode)[-20000:],
+    )

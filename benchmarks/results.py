@@ -1,0 +1,128 @@
+"""Targets of the issue as pass/fail on measured ratios, and the results as Markdown and JSON."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+LIMIT_RATIO = 1.1       # harness ≤ 1.1 × (one interpreter start + imports + Σ pages' own compute)
+BARE_SPEEDUP = 3.0      # 50 pages: ≥ 3× faster than 50 separate `python page.py`
+FLAT_MEMORY = 1.25      # peak memory at the largest N ≤ 1.25 × peak at the smallest N ("flat")
+
+
+def _seconds(runs: dict, name: str) -> float | None:
+    """Seconds of a run that succeeded, else None (a failed run proves no speed)."""
+    r = runs.get(name)
+    return r["seconds"] if r and r["returncode"] == 0 else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
+
+
+def targets(data: dict) -> list[dict]:
+    """Each target: what was measured, the limit, and whether it passes (None: not measured)."""
+    rows = []
+
+    def add(name: str, value, limit: str, ok) -> None:
+        rows.append({"target": name, "measured": value, "limit": limit, "pass": ok})
+
+    sizes = data.get("scaling", {}).get("sizes", {})
+    real = data.get("real_pages", {}).get("runs", {})
+    if real:
+        ratio = _ratio(_seconds(real, "harness"), _seconds(real, "one interpreter"))
+        add("real pages: harness / one interpreter", ratio, f"≤ {LIMIT_RATIO}",
+            None if ratio is None else ratio <= LIMIT_RATIO)
+    if sizes:
+        largest, smallest = max(sizes, key=int), min(sizes, key=int)
+        runs = sizes[largest]
+        harness = _seconds(runs, "harness")
+        ratio = _ratio(harness, _seconds(runs, "one interpreter"))
+        add(f"{largest} pages: harness / one interpreter", ratio, f"≤ {LIMIT_RATIO}",
+            None if ratio is None else ratio <= LIMIT_RATIO)
+        speedup = _ratio(_seconds(runs, "bare python per page"), harness)
+        add(f"{largest} pages: bare python per page / harness", speedup, f"≥ {BARE_SPEEDUP}",
+            None if speedup is None else speedup >= BARE_SPEEDUP)
+        for peer in ("nbval", "nbmake"):
+            if peer in runs:
+                speedup = _ratio(_seconds(runs, peer), harness)
+                add(f"{largest} pages: {peer} / harness", speedup, "> 1", None if speedup is None else speedup > 1)
+        incremental = _ratio(_seconds(runs, "harness --changed-only (unchanged)"), harness)
+        add(f"{largest} pages unchanged: --changed-only / full run", incremental, "< 1 (informational)",
+            None if incremental is None else incremental < 1)
+        if int(largest) > int(smallest):
+            for key in ("peak_pss_mb", "max_process_rss_mb"):
+                growth = _ratio(sizes[largest]["harness"][key], sizes[smallest]["harness"][key])
+                add(f"memory {key}: {largest} pages / {smallest} page(s)", growth, f"≤ {FLAT_MEMORY}",
+                    None if growth is None else growth <= FLAT_MEMORY)
+    site = data.get("site", {})
+    if "ours" in site:
+        external = len(site["ours"]["external"])
+        add("site: external requests of one page", external, "0", external == 0)
+    return rows
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def markdown(data: dict) -> str:
+    """The results as Markdown tables: times, ratios, memory, the site, and the targets."""
+    out = ["# Benchmark results", "", f"Run {data['when']} on {data['machine']}; "
+           + ", ".join(f"{k} {v}" for k, v in data["versions"].items()), ""]
+    sizes = data.get("scaling", {}).get("sizes", {})
+    if sizes:
+        names = list(next(iter(sizes.values())))
+        out += ["## N copies of a code-heavy page: wall time (s)", "",
+                "| N | " + " | ".join(names) + " | harness / one interpreter | bare / harness | nbval / harness |",
+                "|---:|" + "---:|" * (len(names) + 3)]
+        for n, runs in sizes.items():
+            cells = [_fmt(_seconds(runs, name)) + ("" if runs[name]["returncode"] == 0 else " (failed)")
+                     for name in names]
+            h = _seconds(runs, "harness")
+            cells += [_fmt(_ratio(h, _seconds(runs, "one interpreter"))),
+                      _fmt(_ratio(_seconds(runs, "bare python per page"), h)),
+                      _fmt(_ratio(_seconds(runs, "nbval"), h))]
+            out.append(f"| {n} | " + " | ".join(cells) + " |")
+        out += ["", "## Memory: peak of the whole process tree (MB)", "",
+                "PSS counts pages shared by fork once; RSS sum counts them per process; max process is wait4's ru_maxrss.", "",
+                "| N | run | peak PSS | peak RSS sum | max process RSS |", "|---:|---|---:|---:|---:|"]
+        for n, runs in sizes.items():
+            for name, r in runs.items():
+                out.append(f"| {n} | {name} | {r['peak_pss_mb']:.0f} | {r['peak_rss_sum_mb']:.0f} | {r['max_process_rss_mb']:.0f} |")
+        out.append("")
+    real = data.get("real_pages", {})
+    if real.get("runs"):
+        out += [f"## The project's pages ({real['pages']} pages with code)", "", "| run | s | summary |", "|---|---:|---|"]
+        for name, r in real["runs"].items():
+            out.append(f"| {name} | {_fmt(r['seconds'])}{'' if r['returncode'] == 0 else ' (failed)'} | {r.get('summary', '')} |")
+        out.append("")
+    elif real.get("error"):
+        out += ["## The project's pages", "", f"Not measured: {real['error']}", ""]
+    site = data.get("site", {})
+    if "ours" in site:
+        out += [f"## The site (`mkdocs build --strict`: {site['build_seconds']:.1f} s)", "",
+                f"Bytes a browser loads for `{site['page']}`:", "",
+                "| site | HTML | CSS | JS | fonts | total | external requests |", "|---|---:|---:|---:|---:|---:|---|"]
+        for label, key in (("this site", "ours"), ("default Material", "default_material")):
+            b = site[key]["bytes"]
+            ext = "<br>".join(site[key]["external"]) or "none"
+            out.append(f"| {label} | {b['html']} | {b['css']} | {b['js']} | {b['fonts']} | {b['total']} | {ext} |")
+        out.append("")
+    elif site.get("error"):
+        out += ["## The site", "", f"Not measured: {site['error']}", ""]
+    out += ["## Targets", "", "| target | measured | limit | pass |", "|---|---:|---|---|"]
+    for row in data["targets"]:
+        verdict = {True: "pass", False: "FAIL", None: "not measured"}[row["pass"]]
+        out.append(f"| {row['target']} | {_fmt(row['measured'])} | {row['limit']} | {verdict} |")
+    return "\n".join(out) + "\n"
+
+
+def write(data: dict, directory: Path) -> Path:
+    """Write latest.json and latest.md into `directory`; returns the Markdown file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "latest.json").write_text(json.dumps(data, indent=2) + "\n")
+    path = directory / "latest.md"
+    path.write_text(markdown(data))
+    return path

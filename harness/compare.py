@@ -1,0 +1,173 @@
+"""Documented output vs actual output: floats within tolerance, everything else exact, a readable report."""
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from typing import Any
+
+from harness.values import Token, iter_tokens, normalize
+
+DEFAULT_REL = 1e-5  # relative slack on top of one unit in the last digit written
+MAX_NUMBER_ROWS = 20
+MAX_DIFF_INPUT_LINES = 200
+MAX_LINE_CHARS = 200
+MAX_MESSAGE_LINES = 100
+MAX_MESSAGE_CHARS = 10_000
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a printed float may move: None/None = the default (one unit in the last digit, or rel 1e-5)."""
+
+    abs: float | None = None
+    rel: float | None = None
+
+    @classmethod
+    def from_dict(cls, values: dict[str, float] | None) -> Tolerance:
+        """From a page's or block's `{abs: ..., rel: ...}` (None: the default)."""
+        return cls((values or {}).get("abs"), (values or {}).get("rel"))
+
+    def allowed(self, expected: Token) -> float:
+        """Largest difference accepted for this expected number; an explicit tolerance replaces the default."""
+        if self.abs is None and self.rel is None:
+            return max(expected.unit, DEFAULT_REL * abs(expected.value))
+        return max(self.abs or 0.0, (self.rel or 0.0) * abs(expected.value))
+
+
+@dataclass
+class Mismatch:
+    """One difference: a number out of tolerance (kind "number") or where the outputs part ways ("structure")."""
+
+    path: str
+    expected: str
+    actual: str
+    difference: float | None = None
+    tolerance: float | None = None
+    kind: str = "number"
+
+
+@dataclass
+class Comparison:
+    """The verdict of one comparison; `message` is the report shown on failure (bounded in size)."""
+
+    ok: bool
+    mismatches: list[Mismatch] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def within_tolerance(self) -> bool:
+        """True when the documented output still holds: --update-outputs leaves it alone (no churn)."""
+        return self.ok
+
+    @property
+    def diff_text(self) -> str:
+        """Alias of `message`, the name used in the design notes."""
+        return self.message
+
+
+def _where(token: Token) -> str:
+    return token.path or f"line {token.line}"
+
+
+def _same_shape(expected: Token, actual: Token, labels: frozenset[str] | None) -> bool:
+    """Tokens that agree apart from a float's value (checked separately against the tolerance)."""
+    if expected.kind != actual.kind:
+        return False
+    if expected.kind == "number":
+        return expected.is_float == actual.is_float and (expected.is_float or expected.value == actual.value)
+    if expected.value == actual.value:
+        return True
+    # A stand-in checkpoint's labels are interchangeable with each other, and with nothing else.
+    return labels is not None and expected.kind in ("string", "name") and {expected.value, actual.value} <= labels
+
+
+def _number_gap(expected: Token, actual: Token, tolerance: Tolerance) -> tuple[float, float] | None:
+    """(difference, allowed) when two floats disagree beyond tolerance, else None."""
+    e, a = expected.value, actual.value
+    if math.isnan(e) or math.isnan(a) or math.isinf(e) or math.isinf(a):
+        return None if (math.isnan(e) and math.isnan(a)) or e == a else (math.inf, 0.0)
+    allowed = tolerance.allowed(expected)
+    # A hair of slack: 4.0195e-02 vs 4.0196e-02 must pass although the float subtraction overshoots 1e-6.
+    return None if abs(a - e) <= allowed * (1 + 1e-9) else (abs(a - e), allowed)
+
+
+def compare(expected: str, actual: str, tolerance: Tolerance | None = None,
+            structural_labels: frozenset[str] | None = None) -> Comparison:
+    """Compare printed outputs token by token; `structural_labels` not None = structural mode (stand-in weights)."""
+    tolerance = tolerance or Tolerance()
+    expected, actual = normalize(expected), normalize(actual)
+    if expected == actual:  # the usual case, at string speed even for megabytes
+        return Comparison(True)
+    numbers: list[Mismatch] = []
+    n_numbers = 0
+    # Lazy tokens in lockstep: a megabyte of unexpected output costs no more than the expected length.
+    for e, a in zip_longest(iter_tokens(expected), iter_tokens(actual)):
+        if e is None or a is None or not _same_shape(e, a, structural_labels):
+            return _diverged(expected, actual, e, a, numbers)
+        if e.is_float and structural_labels is None and (gap := _number_gap(e, a, tolerance)):
+            n_numbers += 1
+            if len(numbers) < MAX_NUMBER_ROWS:
+                numbers.append(Mismatch(_where(e), e.text, a.text, gap[0], gap[1]))
+    if not n_numbers:
+        return Comparison(True)
+    rows = [f"{n_numbers} number{'s' if n_numbers > 1 else ''} outside tolerance:"]
+    rows += [f"  at {m.path}: expected {m.expected}, actual {m.actual}, "
+             f"difference {m.difference:.2e} > tolerance {m.tolerance:.1e}" for m in numbers]
+    if n_numbers > len(numbers):
+        rows.append(f"  … ({n_numbers - len(numbers)} more)")
+    return Comparison(False, numbers, _bounded("\n".join(rows)))
+
+
+def _diverged(expected: str, actual: str, e: Token | None, a: Token | None, numbers: list[Mismatch]) -> Comparison:
+    if e is None:
+        first = f"first difference after the expected output ends: got unexpected `{_short(a.text)}` ({_where(a)})"
+    elif a is None:
+        first = f"first difference at {_where(e)}: expected `{_short(e.text)}`, the actual output ends"
+    else:
+        first = f"first difference at {_where(e)}: expected `{_short(e.text)}`, got `{_short(a.text)}`"
+    mismatch = Mismatch(_where(e or a), e.text if e else "", a.text if a else "", kind="structure")
+    report = "\n".join([first, *_diff_lines(expected, actual)])
+    return Comparison(False, [mismatch, *numbers], _bounded(report))
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _head(text: str, limit: int) -> tuple[list[str], int]:
+    """The first `limit` lines (each cut at MAX_LINE_CHARS) and how many lines were left out, in linear time."""
+    parts = text.split("\n", limit)
+    rest = parts[limit].count("\n") + 1 if len(parts) > limit else 0
+    return [_short(line, MAX_LINE_CHARS) for line in parts[:limit]], rest
+
+
+def _diff_lines(expected: str, actual: str) -> list[str]:
+    """A unified diff of expected vs actual lines, on bounded inputs (difflib is quadratic at worst)."""
+    exp_lines, exp_rest = _head(expected, MAX_DIFF_INPUT_LINES)
+    act_lines, act_rest = _head(actual, min(MAX_DIFF_INPUT_LINES, len(exp_lines) + 50))
+    diff = list(difflib.unified_diff(exp_lines, act_lines, "expected (page)", "actual (run)", n=2, lineterm=""))
+    for side, rest in (("expected", exp_rest), ("actual", act_rest)):
+        if rest:
+            diff.append(f"… ({rest} more lines of {side} output not shown)")
+    return diff
+
+
+def _bounded(text: str) -> str:
+    """Cap a report at MAX_MESSAGE_LINES lines and MAX_MESSAGE_CHARS characters."""
+    lines = text.split("\n")
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        if len(kept) >= MAX_MESSAGE_LINES or size + len(line) > MAX_MESSAGE_CHARS:
+            kept.append(f"… ({len(lines) - len(kept)} more lines)")
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept)
+
+
+def tolerance_of(block: Any) -> Tolerance:
+    """The tolerance a parsed block asks for (its marker, else its page's front matter, else the default)."""
+    return Tolerance.from_dict(getattr(block, "tolerance", None))

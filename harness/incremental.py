@@ -1,0 +1,136 @@
+"""Incremental verification (`--changed-only`): which pages are unchanged since they last passed.
+
+A page's fingerprint covers everything its verdict depends on: its blocks' expanded code, documented
+outputs, skip reasons and tolerances, the versions of the stack, the checkpoints it resolves to and
+the harness's own source. The record of passed pages lives in pytest's cache directory.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+# pytest's cache key; the value is {"format": FORMAT, "pages": {page_key: {"fingerprint", "verified_at"}}}.
+CACHE_KEY = "harness/verified-pages"
+FORMAT = 1
+STATUS = "verified earlier"
+# A page is recorded only when every block ended in one of these; anything else re-runs next time.
+PASSING = frozenset({"verified", "structural", "unchecked", "skipped"})
+PACKAGES = ("torch", "transformers", "tokenizers", "huggingface_hub")
+HARNESS_DIR = Path(__file__).resolve().parent
+
+
+def stack_versions() -> dict[str, str]:
+    """Versions a documented output depends on: Python and the packages the pages import."""
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    # A change in how the harness parses or compares must re-verify every page, not trust old verdicts.
+    versions["harness"] = harness_digest()
+    return versions
+
+
+def harness_digest(directory: Path = HARNESS_DIR) -> str:
+    """sha256 over the harness's own files: its sources and the stand-in recipes (sorted by path)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.suffix in (".py", ".json") and p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def page_fingerprint(page: Any, plan: Any, versions: Mapping[str, str]) -> str:
+    """sha256 over what decides the page's verdict: blocks, outputs, markers, versions, checkpoint uses."""
+    blocks = []
+    for index, block in enumerate(page.blocks):
+        output = block.output.text if block.output is not None else None
+        uses = plan.uses[index] if plan is not None and index < len(plan.uses) else []
+        blocks.append({
+            "code": block.code,
+            "output": output,
+            "skip": block.skip_reason,
+            "importorskip": getattr(block, "importorskip", None),
+            "expect_exception": getattr(block, "expect_exception", False),
+            "tolerance": _plain(block.tolerance),
+            "uses": sorted([use.name, use.revision, use.weights] for use in uses),
+        })
+    state = {
+        "blocks": blocks,
+        "tolerance": _plain((page.front_matter or {}).get("tolerance")),
+        "versions": dict(sorted(versions.items())),
+        "plan_error": getattr(plan, "error", None),
+    }
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=repr).encode()).hexdigest()
+
+
+def page_passed(statuses: Iterable[str]) -> bool:
+    """True when every block of the page ended in a passing verdict (and the page has blocks)."""
+    statuses = list(statuses)
+    return bool(statuses) and all(status in PASSING for status in statuses)
+
+
+def now() -> str:
+    """The current UTC time to the minute, as recorded and shown: 2026-11-25T17:03Z."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def skip_reason(when: str) -> str:
+    """The reason shown for a page not re-run."""
+    return f"{STATUS} on {when} (unchanged)"
+
+
+class VerifiedRecord:
+    """Pages that passed, by page key: their fingerprint then and when; a damaged record is empty."""
+
+    def __init__(self, cache: Any, pages: dict[str, dict[str, str]] | None = None):
+        self.cache = cache
+        self.pages = pages if pages is not None else {}
+
+    @classmethod
+    def load(cls, cache: Any) -> "VerifiedRecord":
+        """Read the record from pytest's cache; anything missing, stale or malformed yields an empty one."""
+        raw = cache.get(CACHE_KEY, None) if cache is not None else None
+        pages: dict[str, dict[str, str]] = {}
+        if isinstance(raw, dict) and raw.get("format") == FORMAT and isinstance(raw.get("pages"), dict):
+            for key, entry in raw["pages"].items():
+                if (isinstance(entry, dict) and isinstance(entry.get("fingerprint"), str)
+                        and isinstance(entry.get("verified_at"), str)):
+                    pages[key] = {"fingerprint": entry["fingerprint"], "verified_at": entry["verified_at"]}
+        return cls(cache, pages)
+
+    def verified_at(self, page_key: str, fingerprint: str) -> str | None:
+        """When the page last passed with exactly this fingerprint, else None."""
+        entry = self.pages.get(page_key)
+        return entry["verified_at"] if entry and entry["fingerprint"] == fingerprint else None
+
+    def record(self, page_key: str, fingerprint: str, when: str) -> None:
+        """Remember that the page passed with this fingerprint at `when`."""
+        self.pages[page_key] = {"fingerprint": fingerprint, "verified_at": when}
+
+    def forget(self, page_key: str) -> None:
+        """Drop the page (it failed or changed): the next --changed-only run re-verifies it."""
+        self.pages.pop(page_key, None)
+
+    def save(self) -> None:
+        """Write the record back to pytest's cache."""
+        if self.cache is not None:
+            self.cache.set(CACHE_KEY, {"format": FORMAT, "pages": dict(sorted(self.pages.items()))})
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-stable form of a tolerance (dataclass, dict, tuple or None)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in sorted(value.__dataclass_fields__)}
+    return repr(value)

@@ -1,0 +1,333 @@
+"""The project's one Markdown parser: a page's Python blocks, their Output blocks and markers, in page lines.
+
+Also used by the notebook generator and a MkDocs hook, so it imports no torch, transformers or pytest.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from harness.snippets import Site
+
+PYTHON = frozenset({"python", "py", "python3", "py3"})
+OUTPUT_LANGUAGES = frozenset({"text", "output", "txt"})
+FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+OPTION_RE = re.compile(r"""(?P<key>[.#]?[A-Za-z][\w-]*)(?:=(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s}]+)))?""")
+# pytest-codeblocks 0.18's own marker patterns (pytest_codeblocks/main.py), matched on the stripped line.
+CODEBLOCKS_RE = re.compile(r"<!--[-\s]*pytest-codeblocks:(.*)-->")
+MARK_RE = re.compile(r"<!--[-\s]*(pytest\.mark\..*)-->")
+# A comment that mentions either vocabulary but is not a well-formed marker is a typo, not prose.
+NEAR_MARKER_RE = re.compile(r"<!--.*(pytest\.mark\.|pytest-codeblocks)")
+FRONT_MATTER_END = re.compile(r"(?:-{3}|\.{3})[ \t]*")
+
+
+class PageError(Exception):
+    """A page the harness cannot read as intended; str() reads "docs/x.md:12: message"."""
+
+    def __init__(self, path: Path | str, line: int, message: str):
+        super().__init__(path, line, message)
+        self.path, self.line, self.message = path, line, message
+
+    def __str__(self) -> str:
+        return f"{display_path(self.path)}:{self.line}: {self.message}"
+
+
+def display_path(path: Path | str, root: Path | None = None) -> str:
+    """`path` relative to `root` (or the cwd) when it lies under it, else as given; always with `/`."""
+    path = Path(path)
+    if path.is_absolute():
+        for base in ([root] if root else []) + [Path.cwd()]:
+            try:
+                return path.relative_to(base).as_posix()
+            except ValueError:
+                try:
+                    return path.resolve().relative_to(base.resolve()).as_posix()
+                except (ValueError, OSError):
+                    continue
+    return path.as_posix()
+
+
+@dataclass
+class Output:
+    """The documented output under a Python block; `content_start:content_end` = its content's page line indices."""
+
+    line: int  # 1-based page line of the opening fence
+    end_line: int  # 1-based page line of the closing fence
+    indent: str
+    text: str  # dedented content, each line ending with "\n"
+    content_start: int  # 0-based index of the first content line in Page.lines
+    content_end: int  # 0-based index after the last content line (= the closing fence's index)
+    rewritable: bool = True  # False when any of it comes from an include: only page source can be rewritten
+    fence: str = "```"
+    language: str = "text"
+
+
+@dataclass
+class Block:
+    """One Python code block, as the reader sees and copies it, with the page lines it came from."""
+
+    page: Path
+    line: int  # 1-based page line of the opening fence (or of the include that brought it)
+    end_line: int
+    language: str
+    info: str
+    title: str | None
+    indent: str
+    code: str  # dedented, includes expanded, ends with "\n" (empty block: "")
+    code_lines: list[int]  # page line of each code line; lines from an include map to the include line
+    skip_reason: str | None = None
+    tolerance: dict[str, float] | None = None  # the block's marker, else the page's front matter default
+    output: Output | None = None
+    importorskip: str | None = None
+    expect_exception: bool = False
+    page_name: str = ""  # page path as shown in ids and errors
+    index: int = 0  # position among the page's Python blocks
+
+    @property
+    def id(self) -> str:
+        """"docs/x.md:12": page and opening line, as in test ids and failure messages."""
+        return f"{self.page_name}:{self.line}"
+
+
+@dataclass
+class Fence:
+    """Any fenced block of the page (Python, Output, other languages)."""
+
+    line: int
+    end_line: int
+    indent: str
+    language: str
+    info: str
+    title: str | None
+
+
+@dataclass
+class Page:
+    """A parsed page: exact source text, its Python blocks in order, front matter."""
+
+    path: Path
+    name: str
+    text: str
+    lines: list[str]  # source lines without line endings
+    blocks: list[Block] = field(default_factory=list)
+    fences: list[Fence] = field(default_factory=list)
+    front_matter: dict[str, Any] = field(default_factory=dict)
+    tolerance: dict[str, float] | None = None  # front matter `tolerance: {abs, rel}`
+
+    def lines_with_ends(self) -> list[str]:
+        """Source lines with their own line endings: "".join(...) == text, for byte-exact rewrites."""
+        return split_lines(self.text, keepends=True)
+
+
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """Lines as MkDocs reads them (\\n, \\r\\n or \\r end a line; unlike str.splitlines, nothing else)."""
+    lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
+    return lines if keepends else [line.rstrip("\r\n") for line in lines]
+
+
+def parse_info(info: str) -> tuple[str, str | None]:
+    """Language and title of a fence info string: `python title="x"`, `{ .python title="x" }`, `py {title="x"}`."""
+    language, title = "", None
+    for match in OPTION_RE.finditer(info.replace("{", " ").replace("}", " ")):
+        key = match["key"]
+        value = match["dq"] if match["dq"] is not None else match["sq"] if match["sq"] is not None else match["bare"]
+        if value is None and not language and not key.startswith("#"):
+            language = key.lstrip(".")
+        elif key == "title":
+            title = value
+    return language.lower(), title
+
+
+def _tolerance(value: Any, path: Path | str, line: int) -> dict[str, float]:
+    if not isinstance(value, dict) or not value or set(value) - {"abs", "rel"}:
+        raise PageError(path, line, f"tolerance must give abs and/or rel, got {value!r}")
+    for key, number in value.items():
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
+            raise PageError(path, line, f"tolerance {key} must be a non-negative number, got {number!r}")
+    return {key: float(number) for key, number in value.items()}
+
+
+def _call_args(text: str, path: Path | str, line: int) -> tuple[list[Any], dict[str, Any]]:
+    try:
+        call = ast.parse(f"f({text})", mode="eval").body
+        return ([ast.literal_eval(a) for a in call.args],
+                {k.arg: ast.literal_eval(k.value) for k in call.keywords})
+    except (SyntaxError, ValueError) as error:
+        raise PageError(path, line, f"cannot read marker arguments ({text}): {error}") from None
+
+
+def parse_marker(text: str, path: Path | str, line: int) -> dict[str, Any] | None:
+    """The meaning of a marker comment line, None if the line is no marker; bad markers raise PageError."""
+    stripped = text.strip()
+    if match := CODEBLOCKS_RE.fullmatch(stripped):
+        keyword = match[1].strip("- ")
+        if keyword in ("skip", "skipfile"):
+            raise PageError(path, line, f"pytest-codeblocks:{keyword} gives no reason; "
+                            'write <!-- pytest.mark.skip(reason="...") --> above the block')
+        if keyword in ("expected-output", "expected-output-ignore-whitespace"):
+            return {"expected_output": True}
+        if keyword == "cont":  # the blocks of a page share one namespace anyway
+            return {}
+        if keyword in ("expect-exception", "expect-error"):
+            return {"expect_exception": True}
+        if module := re.fullmatch(r"importorskip\(\s*(.+?)\s*\)", keyword):
+            return {"importorskip": module[1].strip("'\"")}
+        raise PageError(path, line, f"unknown marker pytest-codeblocks:{keyword}")
+    if match := MARK_RE.fullmatch(stripped):
+        mark = re.fullmatch(r"pytest\.mark\.(\w+)\s*(?:\((.*)\))?\s*", match[1].strip())
+        name = mark[1] if mark else match[1].strip()
+        if mark and name == "skip":
+            args, kwargs = _call_args(mark[2] or "", path, line)
+            reason = kwargs.get("reason", args[0] if args else None)
+            if not isinstance(reason, str) or not reason.strip():
+                raise PageError(path, line, 'pytest.mark.skip needs a reason: pytest.mark.skip(reason="...")')
+            return {"skip_reason": reason.strip()}
+        if mark and name == "tolerance":
+            args, kwargs = _call_args(mark[2] or "", path, line)
+            if args:
+                raise PageError(path, line, "pytest.mark.tolerance takes keywords: tolerance(abs=..., rel=...)")
+            return {"tolerance": _tolerance(kwargs, path, line)}
+        raise PageError(path, line, f"unknown marker {match[1].strip()} (known: pytest.mark.skip, pytest.mark.tolerance)")
+    if NEAR_MARKER_RE.match(stripped):
+        raise PageError(path, line, f"malformed marker comment: {stripped}")
+    return None
+
+
+def _front_matter(lines: list[str], path: Path | str) -> tuple[dict[str, Any], int]:
+    """Front matter dict and the index of the first body line (MkDocs' rule: `---` ... `---` or `...`)."""
+    if not lines or lines[0].rstrip(" \t") != "---":
+        return {}, 0
+    end = next((i for i in range(1, len(lines)) if FRONT_MATTER_END.fullmatch(lines[i])), None)
+    if end is None:
+        return {}, 0
+    try:
+        data = yaml.safe_load("\n".join(lines[1:end]) + "\n")
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise PageError(path, 2 + (mark.line if mark else 0), f"front matter is not valid YAML: {error}") from None
+    return (data, end + 1) if isinstance(data, dict) else ({}, 0)
+
+
+def parse_page(path: Path, site: Site | None = None, text: str | None = None) -> Page:
+    """Parse the page at `path` (or `text` given for it) with the site's include settings."""
+    from harness.snippets import Site  # snippets.py imports PageError from here
+
+    path = Path(path)
+    site = site or Site.find(path.parent if path.parent != Path("") else Path.cwd())
+    name = display_path(path.resolve() if not path.is_absolute() else path, site.repo_root)
+    if text is None:
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = path.read_bytes()[: error.start].count(b"\n") + 1
+            raise PageError(name, line, f"not UTF-8: {error.reason}") from None
+    lines = split_lines(text)
+    parse_lines = list(lines)
+    if parse_lines and parse_lines[0].startswith("\ufeff"):  # MkDocs reads pages as utf-8-sig
+        parse_lines[0] = parse_lines[0][1:]
+    front_matter, body = _front_matter(parse_lines, name)
+    page = Page(path, name, text, lines, front_matter=front_matter)
+    if "tolerance" in front_matter:
+        page.tolerance = _tolerance(front_matter["tolerance"], name, 1)
+    expanded, origins = site.expand(parse_lines[body:], name, first_line=body + 1)
+    origins = [(body + index, verbatim) for index, verbatim in origins]
+    _Scanner(page, expanded, origins).run()
+    return page
+
+
+class _Scanner:
+    """One pass over the expanded lines: fences, the markers above them, and Output pairing."""
+
+    def __init__(self, page: Page, lines: list[str], origins: list[tuple[int, bool]]):
+        self.page, self.lines, self.origins = page, lines, origins
+        self.markers: list[tuple[int, dict[str, Any]]] = []  # (page line, meaning) waiting for their fence
+        self.last: Block | None = None  # the Python block an Output block may still attach to
+
+    def lineno(self, index: int) -> int:
+        return self.origins[index][0] + 1
+
+    def error(self, line: int, message: str) -> PageError:
+        return PageError(self.page.name, line, message)
+
+    def run(self) -> None:
+        i = 0
+        while i < len(self.lines):
+            line = self.lines[i]
+            match = FENCE_RE.match(line)
+            # A backtick in a backtick fence's info string makes it inline code, not a fence (CommonMark).
+            if match and not (match["fence"][0] == "`" and "`" in match["info"]):
+                i = self.fence(i, match) + 1
+                continue
+            if line.strip():
+                marker = parse_marker(line, self.page.name, self.lineno(i))
+                if marker is not None:
+                    self.markers.append((self.lineno(i), marker))
+                else:
+                    self.require_no_markers()
+                    self.last = None
+            i += 1
+        self.require_no_markers()
+
+    def require_no_markers(self) -> None:
+        if self.markers:
+            raise self.error(self.markers[0][0], "marker is not directly above a code block (only blank lines "
+                             "and other markers may separate them)")
+
+    def fence(self, start: int, match: re.Match[str]) -> int:
+        """Read the fence opened at `start`; returns the index of its closing line."""
+        indent, fence, info = match["indent"], match["fence"], match["info"].strip()
+        language, title = parse_info(info)
+        content: list[str] = []
+        for end in range(start + 1, len(self.lines)):
+            line = self.lines[end]
+            if line.strip() and not line.startswith(indent):
+                raise self.error(self.lineno(end), f"line is indented less than the {fence}{language} fence "
+                                 f"opened at line {self.lineno(start)}")
+            rest = line[len(indent):]
+            # Like pymdownx.superfences: the closing fence is the opening one, at the same indentation.
+            if rest.rstrip(" \t") == fence:
+                break
+            content.append(rest)
+        else:
+            raise self.error(self.lineno(start), f"unterminated {fence}{language} fence opened here")
+        line, end_line = self.lineno(start), self.lineno(end)
+        self.page.fences.append(Fence(line, end_line, indent, language, info, title))
+        markers, self.markers = self.markers, []
+        meaning = {key: value for _, marker in markers for key, value in marker.items()}
+        text = "".join(f"{c}\n" for c in content)
+        if meaning.get("expected_output") or (language in OUTPUT_LANGUAGES and (title or "").lower() == "output"):
+            self.output(start, end, indent, fence, language, text, markers, explicit="expected_output" in meaning)
+        elif language in PYTHON:
+            self.last = Block(
+                self.page.path, line, end_line, language, info, title, indent, text,
+                [self.lineno(k) for k in range(start + 1, end)], meaning.get("skip_reason"),
+                meaning.get("tolerance", self.page.tolerance), None, meaning.get("importorskip"),
+                meaning.get("expect_exception", False), self.page.name, len(self.page.blocks))
+            self.page.blocks.append(self.last)
+        else:
+            if markers:
+                raise self.error(markers[0][0], f"marker above a {language or 'plain'} block: "
+                                 "markers apply to Python blocks only")
+            self.last = None
+        return end
+
+    def output(self, start, end, indent, fence, language, text, markers, explicit) -> None:
+        line = self.lineno(start)
+        if any(set(marker) - {"expected_output"} for _, marker in markers):
+            raise self.error(markers[0][0], "only pytest-codeblocks:expected-output may be above an Output block")
+        if self.last is None or self.last.output is not None or (self.last.indent != indent and not explicit):
+            raise self.error(line, "Output block is not directly under a Python block (only blank lines "
+                             "may separate them, at the same indentation)")
+        first = self.origins[start][0]
+        # Only an Output whose every line is page source, in order, can be rewritten in place.
+        rewritable = all(self.origins[k] == (first + k - start, True) for k in range(start, end + 1))
+        self.last.output = Output(line, self.lineno(end), indent, text, first + 1, self.origins[end][0],
+                                  rewritable, fence, language)
+        self.last = None

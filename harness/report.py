@@ -1,0 +1,74 @@
+"""What a run found, told two ways: the `blocks: ...` summary line and the `--verification-report` JSON."""
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+import subprocess
+import sys
+from collections import Counter
+from importlib import metadata
+from pathlib import Path
+
+# The verdicts, in the order the summary line gives them.
+VERDICTS = ("verified", "structural", "unchecked", "skipped", "failed", "not run")
+PACKAGES = ("torch", "transformers", "huggingface_hub", "tokenizers")
+
+
+class Tally:
+    """Collects one record per block (from test reports, so xdist workers' blocks count on the controller)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+        self.errors: list[dict] = []  # pages that could not be read: {"page", "line", "message"}
+
+    def add(self, record: dict) -> None:
+        """Count one block's record (a dict with at least "page", "line", "status")."""
+        self.records.append(record)
+
+    def counts(self) -> Counter:
+        """Blocks per verdict."""
+        return Counter(record["status"] for record in self.records)
+
+    def summary_line(self) -> str:
+        """`blocks: N verified, N structural, N unchecked, N skipped, N failed, N not run`."""
+        counts = self.counts()
+        line = "blocks: " + ", ".join(f"{counts.get(verdict, 0)} {verdict}" for verdict in VERDICTS)
+        return line + (f"; {len(self.errors)} page(s) could not be read" if self.errors else "")
+
+    def write(self, path: Path, repo_root: Path) -> None:
+        """Write the JSON report: the environment, then one record per block in page order."""
+        records = sorted(self.records, key=lambda record: (record["page"], record["line"]))
+        document = {"environment": environment(repo_root), "blocks": records, "page_errors": self.errors}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def environment(repo_root: Path) -> dict:
+    """Versions a reader needs to reproduce the run; a package that is absent is None."""
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        **versions,
+        "harness": _harness_version(repo_root),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "executable": sys.executable,
+    }
+
+
+def _harness_version(repo_root: Path) -> str | None:
+    """The commit the harness and pages are at ("+dirty" with uncommitted changes); None outside git."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo_root,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")

@@ -1,0 +1,641 @@
+"""What the browser tests need around Playwright: Chromium, a loopback server, a request log, page checks.
+
+The checks run inside the page (JavaScript) and return plain data, so a failure message can list
+every problem of a page at once: each request that tried to leave the machine, each console error,
+each diagram that cannot be seen, each formula left as raw TeX.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs"
+
+# Debian's package is the browser CI installs (`make chromium`); Playwright's own download needs the network.
+CHROMIUM_CANDIDATES = ("chromium", "/usr/bin/chromium", "chromium-browser")
+INSTALL_HINT = "install it with `apt-get install chromium` (or `make chromium`), or set CHROMIUM=/path/to/chromium"
+# Flags that keep Chromium from phoning home on its own (updates, sync, field trials): only pages make requests.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+]
+# Schemes that never leave the machine; everything else must go to the loopback server.
+LOCAL_SCHEMES = ("data", "blob", "about", "chrome-error")
+SCHEMES = ("light", "dark")
+PALETTE = {"light": "default", "dark": "slate"}
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium executable: $CHROMIUM, else Debian's `chromium` on PATH, else None."""
+    if os.environ.get("CHROMIUM"):
+        return shutil.which(os.environ["CHROMIUM"]) or None
+    for name in CHROMIUM_CANDIDATES:
+        if found := shutil.which(name):
+            return found
+    return None
+
+
+def in_ci() -> bool:
+    """True on CI, where a missing browser is a failure, not a skip."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pages: the site's pages are the docs' sources; each maps to one built HTML file.
+
+
+@dataclass(frozen=True)
+class SitePage:
+    """One page of the site: its source under docs/ (Markdown or notebook) and its built HTML path."""
+
+    source: str  # relative to docs/, e.g. "using-transformers/tokenizer.md"
+
+    @property
+    def is_notebook(self) -> bool:
+        """True for a notebook (rendered by mkdocs-jupyter), False for a Markdown page."""
+        return self.source.endswith(".ipynb")
+
+    @property
+    def html(self) -> str:
+        """The built file, relative to the site dir (the offline plugin turns off directory URLs)."""
+        return self.source.rsplit(".", 1)[0] + ".html"
+
+    def __str__(self) -> str:
+        return self.source
+
+
+def source_pages(docs: Path = DOCS) -> list[SitePage]:
+    """Every page source under docs/ (Markdown files and notebooks), sorted, known before the build."""
+    sources = [p for p in docs.rglob("*") if p.suffix in (".md", ".ipynb") and p.is_file()]
+    return [SitePage(p.relative_to(docs).as_posix()) for p in sorted(sources)]
+
+
+def built_pages(site_dir: Path) -> set[str]:
+    """HTML pages of a built site (relative paths), without the 404 page and Material's own files."""
+    pages = set()
+    for path in site_dir.rglob("*.html"):
+        rel = path.relative_to(site_dir).as_posix()
+        if rel != "404.html" and not rel.startswith(("assets/", "search/")):
+            pages.add(rel)
+    return pages
+
+
+# ---------------------------------------------------------------------------------------------------
+# Snippets: the code a page includes, cut from the snippet file the way pymdownx.snippets cuts it.
+
+INCLUDE = re.compile(r'^\s*-{1,}8<-{1,}\s+"(?P<file>[^":]+\.py):(?P<section>[\w.-]+)"\s*$')
+FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
+
+
+@dataclass
+class IncludedBlock:
+    """A fenced Python block of a page built from named snippet sections (in page order)."""
+
+    line: int
+    sections: list[tuple[str, str]] = field(default_factory=list)  # (snippet file, section name)
+
+    def code(self) -> str:
+        """The code the reader sees: the sections' lines joined, dedented as superfences does."""
+        lines: list[str] = []
+        for file, name in self.sections:
+            lines += snippet_section(REPO / file, name).splitlines()
+        return dedent_lines(lines)
+
+
+def dedent_lines(lines: list[str]) -> str:
+    """Join lines after removing their common leading whitespace (blank lines ignored)."""
+    indents = [len(l) - len(l.lstrip()) for l in lines if l.strip()]
+    cut = min(indents, default=0)
+    return "\n".join(l[cut:] for l in lines)
+
+
+def snippet_section(path: Path, name: str) -> str:
+    """Lines between `# --8<-- [start:name]` and `# --8<-- [end:name]` of a snippet file, markers dropped."""
+    start = re.compile(rf"^\s*#\s*-{{1,}}8<-{{1,}}\s*\[start:{re.escape(name)}\]\s*$")
+    end = re.compile(rf"^\s*#\s*-{{1,}}8<-{{1,}}\s*\[end:{re.escape(name)}\]\s*$")
+    marker = re.compile(r"^\s*#\s*-{1,}8<-{1,}\s*\[(start|end):[\w.-]+\]\s*$")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    starts = [i for i, l in enumerate(lines) if start.match(l)]
+    ends = [i for i, l in enumerate(lines) if end.match(l)]
+    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
+        raise ValueError(f"{path.relative_to(REPO)}: section {name!r} needs one start and one end marker")
+    # Nested sections' markers are not part of the code (pymdownx.snippets drops them too).
+    return "\n".join(l for l in lines[starts[0] + 1 : ends[0]] if not marker.match(l))
+
+
+def included_blocks(page_md: Path) -> list[IncludedBlock]:
+    """The page's Python fences that include snippet sections, in page order."""
+    blocks: list[IncludedBlock] = []
+    open_fence: tuple[str, str] | None = None  # (fence chars, language)
+    for number, line in enumerate(page_md.read_text(encoding="utf-8").splitlines(), start=1):
+        match = FENCE.match(line)
+        if open_fence is None and match:
+            language = match["info"].split()[0].lstrip(".").lower() if match["info"].strip() else ""
+            open_fence = (match["fence"], language)
+            if language in ("python", "py", "python3"):
+                blocks.append(IncludedBlock(number))
+        elif open_fence is not None and match and match["fence"].startswith(open_fence[0]) and not match["info"].strip():
+            open_fence = None
+        elif open_fence is not None and open_fence[1] in ("python", "py", "python3") and (inc := INCLUDE.match(line)):
+            blocks[-1].sections.append((inc["file"], inc["section"]))
+    return [b for b in blocks if b.sections]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Glossary: the terms includes/abbreviations.md defines (Markdown's abbr syntax: `*[term]: definition`).
+
+ABBREVIATION = re.compile(r"^\*\[(?P<term>[^\]]+)\]:\s*(?P<definition>.*?)\s*$")
+
+
+def glossary(path: Path = REPO / "includes" / "abbreviations.md") -> dict[str, str]:
+    """Term → definition, as the abbr extension reads the auto-appended include."""
+    if not path.is_file():
+        return {}
+    terms = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if match := ABBREVIATION.match(line):
+            terms[match["term"]] = match["definition"]
+    return terms
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loopback server: the built site over real HTTP on 127.0.0.1, like `mkdocs serve` minus the reload.
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files from the site dir; records paths instead of printing them."""
+
+    def log_message(self, format, *args):  # noqa: A002 (the base class names it so)
+        self.server.paths.append(self.path)
+
+
+class LoopbackServer:
+    """An HTTP server for one folder on 127.0.0.1, on a free port, in a daemon thread."""
+
+    def __init__(self, root: Path):
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.paths = []
+        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "LoopbackServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Traffic: every request a page makes; anything not local is aborted before it leaves.
+
+
+def is_local(url: str, origin: str | None) -> bool:
+    """True when `url` stays on the machine: the loopback origin (served mode) or file: (disk mode)."""
+    scheme = urlsplit(url).scheme
+    if scheme in LOCAL_SCHEMES:
+        return True
+    if origin is None:
+        return scheme == "file"
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" == origin
+
+
+@dataclass
+class Traffic:
+    """What pages of one browser context did on the network and in the console."""
+
+    origin: str | None  # loopback origin, or None when pages come from file:
+    requests: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    bad_status: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def attach(self, context) -> None:
+        """Route every request of `context` through the check and listen to its pages."""
+        context.route("**/*", self._route)
+        context.on("request", lambda request: self.requests.append(request.url))
+        context.on("requestfailed", self._request_failed)
+        context.on("response", self._response)
+        context.on("console", self._console)
+        context.on("weberror", lambda error: self.page_errors.append(str(error.error)))
+        # Web sockets are not requests: record and refuse any that is not local.
+        context.route_web_socket("**/*", self._web_socket)
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        if is_local(url, self.origin):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort("blockedbyclient")
+
+    def _web_socket(self, ws) -> None:
+        if is_local(ws.url, self.origin):
+            ws.connect_to_server()
+        else:
+            self.blocked.append(ws.url)
+            ws.close()
+
+    def _request_failed(self, request) -> None:
+        if request.url not in self.blocked:
+            self.failed.append(f"{request.url} ({request.failure})")
+
+    def _response(self, response) -> None:
+        if response.status >= 400:
+            self.bad_status.append(f"{response.url} (HTTP {response.status})")
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            where = message.location or {}
+            # Chromium logs each aborted request as a console error: it is already listed as blocked.
+            if "ERR_BLOCKED_BY_CLIENT" in message.text and any(u == where.get("url") for u in self.blocked):
+                return
+            self.console_errors.append(f"{message.text} (at {where.get('url', '?')}:{where.get('lineNumber', '?')})")
+
+    def problems(self) -> list[str]:
+        """One line per request that left (or tried to), failed load, bad status, console or page error."""
+        lines = [f"external request (blocked): {u}" for u in self.blocked]
+        lines += [f"request not on loopback/file (seen): {u}" for u in self.requests
+                  if not is_local(u, self.origin) and u not in self.blocked]
+        lines += [f"failed load: {f}" for f in self.failed]
+        lines += [f"bad status: {s}" for s in self.bad_status]
+        lines += [f"console error: {c}" for c in self.console_errors]
+        lines += [f"page error: {e}" for e in self.page_errors]
+        return lines
+
+
+# ---------------------------------------------------------------------------------------------------
+# In-page checks. Each returns plain data; the Python side turns it into problem lines.
+
+WAIT_RENDERED_JS = """async () => {
+  // Material swaps each <pre class="mermaid"> for a rendered diagram; fonts decide the text layout.
+  const deadline = Date.now() + 8000;
+  while (document.querySelector("pre.mermaid") && Date.now() < deadline) {
+    await new Promise(r => setTimeout(r, 50));
+  }
+  await document.fonts.ready;
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return !document.querySelector("pre.mermaid");
+}"""
+
+# Diagrams: Mermaid containers (Material renders them into a closed shadow root), images, and inline SVGs
+# big enough not to be icons. Code blocks, buttons and icon wrappers are not diagrams.
+DIAGRAMS_JS = """() => {
+  const article = document.querySelector("article.md-content__inner") || document.body;
+  const icon = "button, .twemoji, .md-clipboard, .headerlink, .md-source-file, .md-content__button, .md-annotation, label, .md-nav";
+  const found = [];
+  for (const el of article.querySelectorAll("div.mermaid, pre.mermaid, img, svg")) {
+    if (el.closest(icon)) continue;
+    if (el.tagName.toLowerCase() === "svg" && el.parentElement && el.parentElement.closest("svg")) continue;
+    const box = el.getBoundingClientRect();
+    const declared = el.tagName.toLowerCase() === "svg" ? (el.width.baseVal.value || box.width) : box.width;
+    if (el.tagName.toLowerCase() === "svg" && box.width < 48 && box.height < 48) continue;  // an icon
+    const closedDetails = el.closest("details:not([open])");
+    found.push({
+      index: found.length, tag: el.tagName.toLowerCase(), cls: el.getAttribute("class") || "",
+      src: el.getAttribute("src") || "", alt: el.getAttribute("alt") || el.getAttribute("aria-label") || "",
+      width: box.width, height: box.height, inClosedDetails: !!closedDetails,
+      complete: el.tagName.toLowerCase() === "img" ? (el.complete && el.naturalWidth > 0) : true,
+    });
+    el.setAttribute("data-browser-test-diagram", String(found.length - 1));
+  }
+  return found;
+}"""
+
+# Math: every <math> element, its box, and whether its fractions really stack (numerator above
+# denominator): MathML laid out as a formula, not a run of letters.
+MATH_JS = """() => {
+  const article = document.querySelector("article.md-content__inner") || document.body;
+  return [...article.querySelectorAll("math")].map((m, index) => {
+    m.setAttribute("data-browser-test-math", String(index));
+    const box = m.getBoundingClientRect();
+    const fractions = [...m.querySelectorAll("mfrac")].map(f => {
+      const [num, den] = [...f.children].map(c => c.getBoundingClientRect());
+      return num && den ? num.bottom <= den.top + 1 : false;
+    });
+    return {index, width: box.width, height: box.height, text: m.textContent.replace(/\\s+/g, " ").trim(),
+            display: m.getAttribute("display") || "inline", hasFraction: fractions.length > 0,
+            fractionsStack: fractions.every(Boolean),
+            hasSum: /[\u2211]/.test(m.textContent), hasExp: !!m.querySelector("msup") || /exp/.test(m.textContent),
+            inClosedDetails: !!m.closest("details:not([open])")};
+  });
+}"""
+
+# Visible prose: text a reader sees, minus code and rendered math (where TeX-looking text is legitimate).
+PROSE_JS = """() => {
+  const article = document.querySelector("article.md-content__inner") || document.body;
+  const skip = "pre, code, math, script, style, svg, .mermaid, .arithmatex mjx-container, textarea";
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  const parts = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.parentElement && !n.parentElement.closest(skip)) parts.push(n.nodeValue);
+  }
+  return parts.join("");
+}"""
+
+# Glossary: terms already wrapped in <abbr title>, and occurrences of terms that were not.
+GLOSSARY_JS = """(terms) => {
+  const article = document.querySelector("article.md-content__inner") || document.body;
+  const abbrs = [...article.querySelectorAll("abbr")].map(a => ({
+    term: a.textContent, title: a.getAttribute("title"),
+    tooltip: a.getAttribute("aria-describedby") || "",
+  }));
+  const escape = s => s.replace(/[.*+?^${}()|[\\]\\\\]/g, "\\\\$&");
+  const sorted = Object.keys(terms).sort((a, b) => b.length - a.length);
+  const unmarked = [];
+  if (sorted.length) {
+    // The abbr extension matches whole words, case-sensitively, outside code.
+    const pattern = new RegExp("(?<![\\\\p{L}\\\\p{N}_])(" + sorted.map(escape).join("|") + ")(?![\\\\p{L}\\\\p{N}_])", "gu");
+    const skip = "pre, code, abbr, math, script, style, svg, .mermaid, .headerlink, a[href^='#']:empty, textarea";
+    const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (!n.parentElement || n.parentElement.closest(skip)) continue;
+      for (const m of n.nodeValue.matchAll(pattern)) {
+        unmarked.push({term: m[1], context: n.nodeValue.slice(Math.max(0, m.index - 30), m.index + m[1].length + 30).trim()});
+      }
+    }
+  }
+  return {abbrs, unmarked};
+}"""
+
+# Pixels of a PNG (an element screenshot), measured in the browser's own decoder: the dominant colour is
+# the background; "ink" pixels are those with a WCAG contrast ratio of at least 3 against it.
+INK_JS = """async (b64) => {
+  const img = new Image();
+  img.src = "data:image/png;base64," + b64;
+  await img.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  const ctx = canvas.getContext("2d", {willReadFrequently: true});
+  ctx.drawImage(img, 0, 0);
+  const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+  const counts = new Map();
+  for (let i = 0; i < data.length; i += 4) {
+    const key = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+    counts.set(key, (counts.get(key) || 0) + 1);
+  }
+  let bg = 0, best = -1;
+  for (const [key, n] of counts) if (n > best) { best = n; bg = key; }
+  const lin = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  const lum = (r, g, b) => 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  const bgL = lum(bg >> 16, (bg >> 8) & 255, bg & 255);
+  let ink = 0, maxRatio = 1;
+  for (const [key, n] of counts) {
+    const L = lum(key >> 16, (key >> 8) & 255, key & 255);
+    const ratio = (Math.max(L, bgL) + 0.05) / (Math.min(L, bgL) + 0.05);
+    if (ratio >= 3) ink += n;
+    if (ratio > maxRatio) maxRatio = ratio;
+  }
+  const total = data.length / 4;
+  return {total, ink, inkFraction: ink / total, maxRatio,
+          background: "#" + bg.toString(16).padStart(6, "0")};
+}"""
+
+
+def ink(analysis_page, png: bytes) -> dict:
+    """Measure a PNG's visible ink against its dominant (background) colour, in a blank page of its own."""
+    return analysis_page.evaluate(INK_JS, base64.b64encode(png).decode())
+
+
+def visible_enough(measure: dict) -> bool:
+    """A diagram or formula counts as visible when some of its pixels stand out clearly from the background."""
+    return measure["ink"] >= 20 and measure["inkFraction"] >= 0.002
+
+
+# Raw TeX a reader should never see: display delimiters and backslash commands.
+RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\(?:frac|sum|exp|log|mathrm|text|cdot|left|right|begin|end|"
+                     r"operatorname|sqrt|alpha|beta|sigma|theta|top|times|in|mathbf|hat)\b|\$[^$\s][^$\n]*\\[A-Za-z]+[^$\n]*\$")
+MATH_SOURCE = re.compile(r"\$\$|\\\(|\\\[|(?<![\\$])\$(?!\s)[^$\n]+?(?<!\s)\$|<math\b")
+
+
+def source_has_math(page_source: Path) -> bool:
+    """True when a Markdown page's prose (outside fences) writes math, so the built page must show some."""
+    text, inside = [], False
+    for line in page_source.read_text(encoding="utf-8").splitlines():
+        if FENCE.match(line):
+            inside = not inside
+            continue
+        if not inside:
+            text.append(re.sub(r"`[^`]*`", "", line))
+    return bool(MATH_SOURCE.search("\n".join(text)))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Palette: Material's light/dark toggle, clicked like a reader clicks it.
+
+
+def current_scheme(page) -> str:
+    """`data-md-color-scheme` of <body>: "default" (light) or "slate" (dark)."""
+    return page.evaluate("() => document.body.getAttribute('data-md-color-scheme') || ''")
+
+
+def switch_scheme(page, scheme: str) -> None:
+    """Click the visible palette toggle until <body> shows `scheme` ("default" or "slate")."""
+    toggles = page.locator("form[data-md-component=palette] label:not([hidden])")
+    for _ in range(4):
+        if current_scheme(page) == scheme:
+            return
+        before = current_scheme(page)
+        toggles.first.click()
+        page.wait_for_function("(s) => document.body.getAttribute('data-md-color-scheme') !== s", arg=before,
+                               timeout=3000)
+    if current_scheme(page) != scheme:
+        raise AssertionError(f"palette toggle never reached scheme {scheme!r} (now {current_scheme(page)!r})")
+
+
+# ---------------------------------------------------------------------------------------------------
+# One page, both themes: the checks of `test_page`, shared with the self-tests that prove they can fail.
+
+
+def _describe(item: dict) -> str:
+    """Short name of a diagram for a problem line: tag, class, source or label."""
+    name = item["tag"] + (f".{item['cls'].split()[0]}" if item["cls"].strip() else "")
+    detail = item["src"] or item["alt"]
+    return f"{name} {detail!r}" if detail else name
+
+
+def _open_all_details(page) -> None:
+    """Open every collapsed block, as a reader would to look inside (closed ones have no size)."""
+    page.evaluate("() => document.querySelectorAll('details:not([open])').forEach(d => d.open = true)")
+
+
+def _check_visuals(page, analysis_page, theme: str) -> list[str]:
+    """Diagrams and formulas on the page have a size and stand out from the background in `theme`."""
+    problems = []
+    for item in page.evaluate(DIAGRAMS_JS):
+        label = f"diagram #{item['index']} ({_describe(item)})"
+        if not item["complete"]:
+            problems.append(f"{label} did not load")
+            continue
+        if item["width"] < 1 or item["height"] < 1:
+            problems.append(f"{label} has no size in {theme} ({item['width']}x{item['height']})")
+            continue
+        shot = page.locator(f"[data-browser-test-diagram='{item['index']}']").screenshot(animations="disabled")
+        measure = ink(analysis_page, shot)
+        if not visible_enough(measure):
+            problems.append(f"{label} not visible in {theme}: {measure['ink']} of {measure['total']} pixels "
+                            f"reach contrast 3:1 against {measure['background']} (best {measure['maxRatio']:.2f}:1)")
+    for item in page.evaluate(MATH_JS)[:12]:  # a dozen formulas tell enough; long pages stay fast
+        label = f"formula #{item['index']} {item['text'][:40]!r}"
+        if item["width"] < 1 or item["height"] < 1:
+            problems.append(f"{label} has no size in {theme}")
+            continue
+        shot = page.locator(f"[data-browser-test-math='{item['index']}']").screenshot(animations="disabled")
+        measure = ink(analysis_page, shot)
+        if not visible_enough(measure):
+            problems.append(f"{label} not visible in {theme}: best contrast {measure['maxRatio']:.2f}:1 "
+                            f"against {measure['background']}")
+    return problems
+
+
+def _check_text(page, site_page: SitePage, terms: dict[str, str], expect_softmax: bool) -> list[str]:
+    """Light-theme checks of the words: no raw TeX, formulas laid out, glossary terms with their tooltips."""
+    problems = []
+    prose = page.evaluate(PROSE_JS)
+    for match in RAW_TEX.finditer(prose):
+        context = prose[max(0, match.start() - 30): match.end() + 30].replace("\n", " ")
+        problems.append(f"raw TeX in visible text: {match.group(0)!r} in {context!r}")
+    formulas = page.evaluate(MATH_JS)
+    for item in formulas:
+        if item["hasFraction"] and not item["fractionsStack"]:
+            problems.append(f"formula #{item['index']} {item['text'][:40]!r}: fraction not laid out (numerator "
+                            f"not above denominator): MathML not rendered")
+    source = DOCS / site_page.source
+    if not site_page.is_notebook and source.is_file() and source_has_math(source) and not formulas:
+        problems.append(f"docs/{site_page.source} writes math but the page shows no <math> element")
+    if expect_softmax and not any(f["hasFraction"] and f["fractionsStack"] and f["hasSum"] and f["hasExp"]
+                                  for f in formulas):
+        problems.append("no rendered softmax formula (a <math> with a stacked fraction, a sum and an exponential)")
+    # Notebooks are rendered by nbconvert, not Python-Markdown: the glossary include never reaches them.
+    if not site_page.is_notebook and terms:
+        found = page.evaluate(GLOSSARY_JS, terms)
+        for abbr in found["abbrs"]:
+            definition = terms.get(abbr["term"])
+            if not abbr["title"]:
+                problems.append(f"glossary term {abbr['term']!r} has no tooltip (abbr without title)")
+            elif definition is not None and normalize_space(abbr["title"]) != normalize_space(definition):
+                problems.append(f"glossary term {abbr['term']!r}: tooltip {abbr['title']!r} is not the "
+                                f"definition in includes/abbreviations.md")
+        for miss in found["unmarked"]:
+            problems.append(f"glossary term {miss['term']!r} shown without tooltip: {miss['context']!r}")
+    return problems
+
+
+def inspect_page(page, analysis_page, site_page: SitePage, terms: dict[str, str], shots_dir: Path | None,
+                 expect_softmax: bool = False) -> list[str]:
+    """Every in-page check of one page, light then dark, with a full-page screenshot in each theme."""
+    problems = []
+    if not page.evaluate(WAIT_RENDERED_JS):
+        problems.append("a Mermaid diagram never rendered (pre.mermaid still on the page)")
+    for theme in SCHEMES:
+        switch_scheme(page, PALETTE[theme])
+        page.evaluate(WAIT_RENDERED_JS)
+        if shots_dir is not None:
+            shot = shots_dir / f"{site_page.html.removesuffix('.html')}.{theme}.png"
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shot), full_page=True, animations="disabled")
+        if theme == "light":
+            _open_all_details(page)
+            problems += _check_text(page, site_page, terms, expect_softmax)
+        problems += _check_visuals(page, analysis_page, theme)
+    return problems
+
+
+# Pages that break the rules on purpose, for the self-tests: (where to insert, what).
+TAMPERINGS = {
+    "external": ("</head>", '<script src="https://cdn.example.org/x.js"></script>'),
+    "errors": ("</head>", '<link rel="stylesheet" href="selftest-missing.css">'
+                          '<script>console.error("selftest console error");'
+                          'setTimeout(() => { throw new Error("selftest uncaught"); });</script>'),
+    "content": ("</article>",
+                '<svg class="selftest-black" width="320" height="120" viewBox="0 0 320 120">'
+                '<rect x="10" y="10" width="300" height="100" fill="none" stroke="#000" stroke-width="3"/>'
+                '<text x="40" y="70" fill="#000" font-size="28">Encoder</text></svg>'
+                '<svg class="selftest-visible" width="320" height="120" viewBox="0 0 320 120">'
+                '<rect x="10" y="10" width="300" height="100" fill="none" stroke="currentColor" stroke-width="3"/>'
+                '<text x="40" y="70" fill="currentColor" font-size="28">Decoder</text></svg>'
+                r'<p>$$\frac{e^{z_i}}{\sum_j e^{z_j}}$$</p>'),
+}
+
+
+def tamper(html: str, name: str) -> str:
+    """`html` with the named rule-breaking insertion (before the first marker)."""
+    marker, injection = TAMPERINGS[name]
+    if marker not in html:
+        raise ValueError(f"cannot tamper {name!r}: no {marker} in the page")
+    return html.replace(marker, injection + marker, 1)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Notebooks: what the rendered page must show, what the download must contain.
+
+
+def normalize_space(text: str) -> str:
+    """Runs of whitespace as one space, trimmed: rendered text wraps and indents freely."""
+    return " ".join(text.split())
+
+
+def notebook_output_texts(notebook) -> list[str]:
+    """The text of each stored output (streams, text/plain results, error tracebacks' last line)."""
+    texts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                texts.append(output.get("text", ""))
+            elif "data" in output and "text/plain" in output["data"]:
+                texts.append(output["data"]["text/plain"])
+    return [t for t in texts if t.strip()]
+
+
+def download(page, link, folder: Path) -> bytes:
+    """Click a download link like a reader and return the saved file's bytes."""
+    with page.expect_download(timeout=8000) as info:
+        link.click()
+    saved = folder / (info.value.suggested_filename or "download")
+    info.value.save_as(saved)
+    return saved.read_bytes()
+
+
+def page_code(markdown_page: Path) -> list[str]:
+    """The code of each Python block of a Markdown page, as the harness's parser reads it."""
+    from harness.page import parse_page
+    from harness.snippets import Site
+
+    return [block.code for block in parse_page(markdown_page, Site.load(REPO)).blocks]
+
+
+def compare_notebook_to_page(notebook, site_page: SitePage) -> list[str]:
+    """Problems when the notebook's code cells are not the Markdown page's code blocks, in order."""
+    relative = site_page.source.removeprefix("notebooks/").removesuffix(".ipynb") + ".md"
+    markdown_page = DOCS / relative
+    if not markdown_page.is_file():
+        return [f"no Markdown page docs/{relative} for notebook docs/{site_page.source}"]
+    cells = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    blocks = page_code(markdown_page)
+    problems = []
+    if len(cells) != len(blocks):
+        problems.append(f"{len(cells)} code cells in the download, {len(blocks)} Python blocks in docs/{relative}")
+    for number, (cell, code) in enumerate(zip(cells, blocks), start=1):
+        if cell.rstrip("\n") != code.rstrip("\n"):
+            problems.append(f"code cell {number} differs from block {number} of docs/{relative}:\n"
+                            f"    cell:  {cell[:200]!r}\n    block: {code[:200]!r}")
+    return problems

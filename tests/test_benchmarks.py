@@ -1,0 +1,131 @@
+"""Smoke tests of the benchmark code with tiny sizes, so `make benchmark` cannot rot (no timing asserted)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from benchmarks import baselines, results
+from benchmarks.measure import run, run_many
+from benchmarks.site import build, page_load, _built_page
+from benchmarks.workspace import REPO, base_env, to_notebook
+
+ALLOCATE = "import time; block = bytearray({mb} * 1024 * 1024); block[::4096] = b'x' * len(block[::4096]); time.sleep(0.5)"
+
+
+def test_run_measures_time_and_the_memory_of_the_whole_tree(tmp_path):
+    small = run([sys.executable, "-c", ALLOCATE.format(mb=1)], tmp_path)
+    # The 200 MB are held by a grandchild: the tree's peak must include it.
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {ALLOCATE.format(mb=200)!r}])"
+    large = run([sys.executable, "-c", child], tmp_path)
+    assert small.ok and large.ok
+    assert 0.5 <= small.seconds < 30
+    assert large.peak_pss_mb > small.peak_pss_mb + 150
+    # ru_maxrss starts from the measuring process's size at fork: only the large run must exceed 200 MB.
+    assert large.max_process_rss_mb > 200
+    assert list(tmp_path.iterdir()) == []  # the output log is removed
+
+
+def test_run_reports_failure_and_output(tmp_path):
+    failed = run([sys.executable, "-c", "print('boom'); raise SystemExit(3)"], tmp_path, sample_memory=False)
+    assert failed.returncode == 3 and not failed.ok
+    assert "boom" in failed.output
+
+
+def test_bare_and_one_interpreter_baselines_run_the_scripts(tmp_path):
+    scripts = []
+    for index in range(3):
+        script = tmp_path / f"page-{index}.py"
+        # Each script leaves a file: proof that it ran, in which process it ran.
+        script.write_text(f"import os\nopen({str(tmp_path / f'ran-{index}')!r}, 'a').write(str(os.getpid()) + '\\n')\n")
+        scripts.append(script)
+    bare = run_many(baselines.bare_commands(scripts), tmp_path, base_env())
+    pids_bare = {(tmp_path / f"ran-{i}").read_text().split()[0] for i in range(3)}
+    one = run(baselines.one_interpreter_command(scripts), REPO, base_env())
+    pids_one = {(tmp_path / f"ran-{i}").read_text().split()[1] for i in range(3)}
+    assert bare.ok and one.ok, (bare.output, one.output)
+    assert len(pids_bare) == 3 and len(pids_one) == 1
+
+
+def test_one_interpreter_reports_a_raising_script(tmp_path):
+    (tmp_path / "bad.py").write_text("raise ValueError('nope')\n")
+    r = run(baselines.one_interpreter_command([tmp_path / "bad.py"]), REPO, base_env(), sample_memory=False)
+    assert r.returncode == 1 and "ValueError: nope" in r.output
+
+
+def test_notebook_has_the_blocks_and_their_documented_outputs():
+    notebook = nbformat.from_dict(to_notebook([("x = 1\nprint(x)\n", "1\n"), ("y = 2\n", None)]))
+    nbformat.validate(notebook)
+    assert [cell.source for cell in notebook.cells] == ["x = 1\nprint(x)", "y = 2"]
+    assert notebook.cells[0].outputs[0].text == "1\n" and notebook.cells[1].outputs == []
+
+
+def test_page_load_counts_css_js_and_fonts_and_lists_external_requests(tmp_path):
+    site = tmp_path / "site"
+    (site / "css").mkdir(parents=True)
+    (site / "fonts").mkdir()
+    (site / "fonts" / "a.woff2").write_bytes(b"f" * 100)
+    (site / "css" / "main.css").write_text("@font-face{src:url('../fonts/a.woff2')} body{background:url(bg.png)}")
+    (site / "app.js").write_bytes(b"j" * 50)
+    (site / "index.html").write_text(
+        '<link rel="stylesheet" href="css/main.css"><link rel="stylesheet" href="https://fonts.example/x.css">'
+        '<script src="app.js"></script><script src="app.js"></script>')
+    load = page_load(site / "index.html", site)
+    css = (site / "css" / "main.css").stat().st_size
+    assert load["bytes"] == {"html": (site / "index.html").stat().st_size, "css": css, "js": 50, "fonts": 100,
+                             "total": (site / "index.html").stat().st_size + css + 150}
+    assert load["external"] == ["https://fonts.example/x.css"]
+
+
+@pytest.mark.slow
+def test_default_material_page_loads_google_fonts(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "page.md").write_text("# A page\n")
+    (tmp_path / "mkdocs.yml").write_text("site_name: t\ntheme:\n  name: material\n")
+    built = build(tmp_path / "mkdocs.yml", tmp_path / "site", strict=False)
+    assert built.ok, built.output
+    load = page_load(_built_page(tmp_path / "site", "page.md"), tmp_path / "site")
+    assert load["bytes"]["css"] > 0 and load["bytes"]["js"] > 0
+    assert any("fonts.googleapis.com" in url for url in load["external"])
+
+
+def test_targets_follow_the_measured_ratios():
+    def runs(harness, one, bare, nbval, pss):
+        def r(s, mb=100.0):
+            return {"seconds": s, "returncode": 0, "peak_pss_mb": mb, "max_process_rss_mb": mb}
+        return {"harness": r(harness, pss), "harness --changed-only (unchanged)": r(harness / 10),
+                "one interpreter": r(one), "bare python per page": r(bare), "nbval": r(nbval)}
+
+    data = {"scaling": {"sizes": {1: runs(5, 5, 5, 8, 500), 50: runs(30, 28, 200, 300, 520)}}}
+    verdicts = {row["target"]: row["pass"] for row in results.targets(data)}
+    assert verdicts["50 pages: harness / one interpreter"] is True
+    assert verdicts["50 pages: bare python per page / harness"] is True
+    assert verdicts["memory peak_pss_mb: 50 pages / 1 page(s)"] is True
+    data["scaling"]["sizes"][50] = runs(40, 28, 100, 30, 2000)
+    verdicts = {row["target"]: row["pass"] for row in results.targets(data)}
+    assert verdicts["50 pages: harness / one interpreter"] is False
+    assert verdicts["50 pages: bare python per page / harness"] is False
+    assert verdicts["50 pages: nbval / harness"] is False
+    assert verdicts["memory peak_pss_mb: 50 pages / 1 page(s)"] is False
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_markdown_and_json(tmp_path):
+    # The whole scaling path end to end with 1 and 2 pages: template documented by the harness, every run.
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "scaling", "--out", str(tmp_path)],
+                          cwd=REPO, env=base_env(), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((tmp_path / "latest.json").read_text())
+    for count in ("1", "2"):
+        runs = data["scaling"]["sizes"][count]
+        for name in ("harness", "harness --changed-only (unchanged)", "one interpreter", "bare python per page"):
+            assert runs[name]["returncode"] == 0, runs[name]
+        # Every block verified on the full run; on the unchanged --changed-only run, none ran again.
+        assert "failed" not in runs["harness"]["summary"] and "passed" in runs["harness"]["summary"]
+        assert "passed" not in runs["harness --changed-only (unchanged)"]["summary"]
+        assert "skipped" in runs["harness --changed-only (unchanged)"]["summary"]
+    assert "## Targets" in (tmp_path / "latest.md").read_text()

@@ -1,0 +1,354 @@
+"""The site as a person uses it: every page in a real Chromium, served on 127.0.0.1 and opened from disk.
+
+One strict build per session (`built_site`), one browser per session, a fresh context per test. Every
+request goes through a router that lets only the loopback server (or file:) through and aborts the rest,
+so nothing leaves the machine and each attempt is listed in the failure. Screenshots of every page in both
+themes land in test-artifacts/screenshots/<run-id>/ (or $BROWSER_SCREENSHOTS_DIR), printed at the end.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import browser_support as bs
+
+pytestmark = pytest.mark.browser
+
+PAGES = bs.source_pages()
+MARKDOWN_PAGES = [p for p in PAGES if not p.is_notebook]
+NOTEBOOKS = [p for p in PAGES if p.is_notebook]
+MODES = ("served", "file")
+SOFTMAX_PAGE = "using-transformers/post-processing.md"
+# Pages whose Python blocks include snippet sections: the ones with copy buttons worth checking.
+COPY_PAGES = [p for p in MARKDOWN_PAGES if bs.included_blocks(bs.DOCS / p.source)]
+
+
+def _missing_browser(reason: str) -> None:
+    """Skip with the way to install, except on CI where a missing browser is a broken setup."""
+    message = f"{reason}: {bs.INSTALL_HINT}"
+    if bs.in_ci():
+        pytest.fail(f"CI=true and the browser tests cannot run. {message}", pytrace=False)
+    pytest.skip(message)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fixtures: one browser and one loopback server per session, one context per test.
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium, or a skip that says how to install it (a failure when CI=true)."""
+    try:
+        import playwright.sync_api  # noqa: F401 (only checking that Playwright is installed)
+    except ImportError:
+        _missing_browser("Playwright for Python is not installed (pip install -r requirements-test.txt)")
+    path = bs.find_chromium()
+    if path is None:
+        _missing_browser("Chromium not found")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """One headless Chromium for the whole session, with a fresh profile."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=bs.CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def server(built_site):
+    """The built site over HTTP on 127.0.0.1 (a free port), for the whole session."""
+    with bs.LoopbackServer(built_site.site_dir) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir(request) -> Path:
+    """Folder of this run's screenshots; its path is printed in the terminal summary."""
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:12] or f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    folder = Path(os.environ.get("BROWSER_SCREENSHOTS_DIR") or bs.REPO / "test-artifacts" / "screenshots" / run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    class Summary:
+        """Names the screenshot folder after the results, for people to look at."""
+
+        def pytest_terminal_summary(self, terminalreporter):
+            shots = len(list(folder.rglob("*.png")))
+            terminalreporter.write_sep("-", f"browser screenshots ({shots}): {folder}")
+
+    if not request.config.pluginmanager.has_plugin("browser-screenshots"):
+        request.config.pluginmanager.register(Summary(), "browser-screenshots")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def analysis_page(browser):
+    """A blank page of its own, where screenshots are decoded and measured (never the page under test)."""
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def clipboard(browser, server):
+    """Reads the browser's real clipboard from a loopback page allowed to (file: origins cannot be granted)."""
+    context = browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.origin)
+    page = context.new_page()
+    page.goto(f"{server.origin}/404.html")
+    yield page
+    context.close()
+
+
+class Visit:
+    """A fresh browser context for one mode: its traffic log and the URL of any built page."""
+
+    def __init__(self, browser, mode: str, server, site_dir: Path):
+        self.mode = mode
+        self.site_dir = site_dir
+        self.base = f"{server.origin}/" if mode == "served" else site_dir.resolve().as_uri() + "/"
+        self.traffic = bs.Traffic(server.origin if mode == "served" else None)
+        # Light to start with, whatever the machine prefers; no service worker can hide requests.
+        self.context = browser.new_context(color_scheme="light", service_workers="block",
+                                           viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        self.context.set_default_timeout(10_000)
+        self.traffic.attach(self.context)
+
+    def url(self, html: str) -> str:
+        """URL of a built page (path relative to the site dir) in this mode."""
+        return self.base + html
+
+    def open(self, html: str):
+        """A new tab on the page, loaded and rendered (diagrams drawn, fonts ready)."""
+        page = self.context.new_page()
+        page.goto(self.url(html), wait_until="load")
+        page.evaluate(bs.WAIT_RENDERED_JS)
+        return page
+
+
+@pytest.fixture
+def visit(browser, server, built_site):
+    """Factory: `visit(mode)` gives a fresh context for that mode; all are closed after the test."""
+    opened: list[Visit] = []
+
+    def make(mode: str, site_dir: Path | None = None) -> Visit:
+        opened.append(Visit(browser, mode, server, site_dir or built_site.site_dir))
+        return opened[-1]
+
+    yield make
+    for v in opened:
+        v.context.close()
+
+
+def _fail_with(problems: list[str], where: str) -> None:
+    if problems:
+        pytest.fail(f"{where}: {len(problems)} problem(s)\n  " + "\n  ".join(problems), pytrace=False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Every page, both modes: requests, console, diagrams, math, glossary, screenshots in both themes.
+
+
+def test_every_built_page_is_checked(built_site):
+    """The pages the tests visit are exactly the pages the build wrote (none forgotten, none invented)."""
+    expected = {p.html for p in PAGES}
+    built = bs.built_pages(built_site.site_dir)
+    assert built, f"the build wrote no pages into {built_site.site_dir}"
+    assert built - expected == set(), f"built pages no source under docs/ maps to: {sorted(built - expected)}"
+    assert expected - built == set(), f"pages under docs/ the build did not write: {sorted(expected - built)}"
+
+
+@pytest.mark.parametrize("site_page", PAGES, ids=str)
+@pytest.mark.parametrize("mode", MODES)
+def test_page(visit, mode, site_page, analysis_page, screenshots_dir):
+    """One page as a reader sees it, light then dark: only local requests, no errors, everything visible."""
+    v = visit(mode)
+    page = v.open(site_page.html)
+    problems = bs.inspect_page(page, analysis_page, site_page, bs.glossary(),
+                               screenshots_dir / mode, expect_softmax=site_page.source == SOFTMAX_PAGE)
+    _fail_with(v.traffic.problems() + problems, f"{mode} {site_page.html}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Search, copy, palette, notebooks: the things a reader does.
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_search_lists_post_processing_for_logits(visit, mode):
+    """Typing "logits" in the search box lists the post-processing page (offline search from file: too)."""
+    v = visit(mode)
+    page = v.open("index.html")
+    box = page.locator("input[data-md-component=search-query]")
+    if not box.is_visible():
+        # Narrow layouts hide the box behind the magnifier button; a reader clicks that first.
+        page.locator("label[for=__search]").first.click()
+    box.click()
+    box.press_sequentially("logits", delay=20)
+    target = SOFTMAX_PAGE.removesuffix(".md") + ".html"
+    results = page.locator(f".md-search-result__list a[href*='{target}']")
+    try:
+        results.first.wait_for(state="visible", timeout=8000)
+    except Exception:
+        listed = page.evaluate("() => [...document.querySelectorAll('.md-search-result__list a')].map(a => a.href)")
+        meta = page.evaluate("() => document.querySelector('.md-search-result__meta')?.textContent || ''")
+        _fail_with([f"no result links to {target}; results: {listed or 'none'} ({meta.strip()!r})"]
+                   + v.traffic.problems(), f"{mode} search")
+    _fail_with(v.traffic.problems(), f"{mode} search")
+
+
+@pytest.mark.parametrize("site_page", COPY_PAGES, ids=str)
+@pytest.mark.parametrize("mode", MODES)
+def test_copy_button_copies_the_blocks_code(visit, mode, site_page, clipboard):
+    """Each Python block's copy button puts exactly its snippet section on the clipboard: valid Python."""
+    expected_blocks = bs.included_blocks(bs.DOCS / site_page.source)
+    v = visit(mode)
+    page = v.open(site_page.html)
+    rendered = page.locator("article .language-python.highlight, article .language-py.highlight")
+    problems = []
+    if rendered.count() != len(expected_blocks):
+        problems.append(f"{rendered.count()} Python blocks on the page, {len(expected_blocks)} include snippets "
+                        f"in {site_page.source}")
+    for block, expected in zip(rendered.all(), expected_blocks):
+        where = f"docs/{site_page.source}:{expected.line}"
+        # A set-up block is collapsed: the reader opens it before copying.
+        block.evaluate("el => { for (let d = el.closest('details'); d; d = d.parentElement.closest('details')) d.open = true; }")
+        clipboard.evaluate("() => navigator.clipboard.writeText('(clipboard not written)')")
+        block.hover()
+        block.locator("button.md-code__button[data-md-type=copy], button.md-clipboard").first.click()
+        copied = clipboard.evaluate("() => navigator.clipboard.readText()")
+        code = expected.code()
+        # Material copies the block's text with trailing whitespace trimmed.
+        if copied != code.rstrip():
+            problems.append(f"{where}: copied text differs from {expected.sections}:\n"
+                            f"    copied:   {copied!r}\n    expected: {code.rstrip()!r}")
+            continue
+        try:
+            compile(copied, where, "exec")
+        except SyntaxError as error:
+            problems.append(f"{where}: copied code is not valid Python: {error}")
+    _fail_with(problems + v.traffic.problems(), f"{mode} {site_page.html} copy")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dark_mode_persists_across_pages(visit, mode):
+    """The palette toggle switches to slate, and the next page (reached by a link) is still slate."""
+    v = visit(mode)
+    page = v.open("index.html")
+    assert bs.current_scheme(page) == "default", "a light-preferring browser should start in the light scheme"
+    bs.switch_scheme(page, "slate")
+    link = page.locator(f"nav.md-nav a.md-nav__link[href$='{SOFTMAX_PAGE.removesuffix('.md')}.html']").first
+    with page.expect_navigation():
+        link.click()
+    page.wait_for_load_state("load")
+    assert SOFTMAX_PAGE.removesuffix(".md") in page.url
+    assert bs.current_scheme(page) == "slate", f"scheme on {page.url} after the toggle: {bs.current_scheme(page)!r}"
+    bs.switch_scheme(page, "default")
+    _fail_with(v.traffic.problems(), f"{mode} palette")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=str)
+@pytest.mark.parametrize("mode", MODES)
+def test_notebook_page_shows_outputs_and_downloads(visit, mode, notebook, built_site, tmp_path):
+    """The rendered notebook shows its stored outputs; its download is a valid .ipynb of the page's code."""
+    import nbformat
+
+    v = visit(mode)
+    page = v.open(notebook.html)
+    source = nbformat.read(bs.DOCS / notebook.source, as_version=4)
+    visible = bs.normalize_space(page.locator("article").inner_text())
+    problems = [f"stored output not shown: {text[:80]!r}" for text in bs.notebook_output_texts(source)
+                if bs.normalize_space(text) not in visible]
+
+    link = page.locator("a[href$='.ipynb']").first
+    if link.count() == 0:
+        problems.append("no download link (a[href$='.ipynb']) on the notebook page")
+    else:
+        data = bs.download(page, link, tmp_path)
+        try:
+            downloaded = nbformat.reads(data.decode("utf-8"), as_version=4)
+            nbformat.validate(downloaded)
+        except Exception as error:  # any parse or schema error is the finding
+            problems.append(f"download is not a valid notebook: {error}")
+        else:
+            problems += bs.compare_notebook_to_page(downloaded, notebook)
+    _fail_with(problems + v.traffic.problems(), f"{mode} {notebook.html}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The checker can fail: tampered copies of built pages must be caught.
+
+
+@pytest.fixture(scope="session")
+def tampered_site(built_site, tmp_path_factory) -> Path:
+    """A copy of the built site with extra pages that break the rules on purpose (the originals untouched)."""
+    root = tmp_path_factory.mktemp("tampered") / "site"
+    shutil.copytree(built_site.site_dir, root)
+    index = (root / "index.html").read_text(encoding="utf-8")
+    for name in bs.TAMPERINGS:
+        (root / f"selftest-{name}.html").write_text(bs.tamper(index, name), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def tampered_visit(visit, browser, tampered_site):
+    """Like `visit`, but on the tampered copy (served by a loopback server of its own)."""
+    with bs.LoopbackServer(tampered_site) as own_server:
+        def make(mode: str) -> Visit:
+            v = Visit(browser, mode, own_server, tampered_site)
+            cleanup.append(v)
+            return v
+        cleanup: list[Visit] = []
+        yield make
+        for v in cleanup:
+            v.context.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_checker_blocks_and_reports_external_request(tampered_visit, mode):
+    """An external <script src> is aborted before it leaves and listed as a problem."""
+    v = tampered_visit(mode)
+    v.open("selftest-external.html")
+    problems = v.traffic.problems()
+    assert "external request (blocked): https://cdn.example.org/x.js" in problems, problems
+    assert v.traffic.blocked == ["https://cdn.example.org/x.js"], v.traffic.blocked
+
+
+def test_checker_reports_console_error_and_missing_file(tampered_visit):
+    """A console.error, an uncaught exception and a missing stylesheet each become a problem line."""
+    v = tampered_visit("served")
+    v.open("selftest-errors.html")
+    problems = "\n".join(v.traffic.problems())
+    assert "console error: selftest console error" in problems, problems
+    assert "page error: selftest uncaught" in problems, problems
+    assert "bad status:" in problems and "selftest-missing.css (HTTP 404)" in problems, problems
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_checker_reports_missing_file_from_disk(tampered_visit, mode):
+    """From disk a missing file is a failed load; served it is a 404."""
+    v = tampered_visit(mode)
+    v.open("selftest-errors.html")
+    problems = "\n".join(v.traffic.problems())
+    assert "selftest-missing.css" in problems, problems
+
+
+def test_checker_sees_invisible_diagram_and_raw_tex(tampered_visit, analysis_page, tmp_path):
+    """A black-only diagram vanishes on slate and raw TeX stays visible: both are reported."""
+    v = tampered_visit("served")
+    page = v.open("selftest-content.html")
+    problems = "\n".join(bs.inspect_page(page, analysis_page, bs.SitePage("selftest-content.md"), {}, tmp_path))
+    assert re.search(r"diagram #\d+ \(svg\.selftest-black\) not visible in dark", problems), problems
+    assert not re.search(r"selftest-black\) not visible in light", problems), problems
+    assert "selftest-visible" not in problems, problems
+    assert "raw TeX" in problems and "\\frac" in problems, problems

@@ -1,0 +1,147 @@
+"""Incremental verification: page fingerprints, the record of passed pages, and `--changed-only` runs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.checkpoints import CheckpointUse, PagePlan
+from harness.incremental import (CACHE_KEY, VerifiedRecord, harness_digest, page_fingerprint, page_passed,
+                                 skip_reason, stack_versions)
+from harness.page import parse_page
+
+VERSIONS = {"python": "3.11.7", "torch": "2.13.0", "transformers": "5.24.0", "tokenizers": "0.23.3",
+            "huggingface_hub": "2.4.0", "harness": "abc"}
+
+PAGE = """\
+# A page
+
+Some prose.
+
+```python
+x = 2 + 3
+print(x)
+```
+
+```text title="Output"
+5
+```
+"""
+
+
+def fingerprint(tmp_path: Path, text: str, plan: PagePlan | None = None, versions=VERSIONS) -> str:
+    """The fingerprint of `text` written as a page (parsed by the harness's own parser)."""
+    page_file = tmp_path / "docs" / "page.md"
+    page_file.parent.mkdir(exist_ok=True)
+    (tmp_path / "mkdocs.yml").write_text("site_name: t\n")
+    page_file.write_text(text)
+    page = parse_page(page_file)
+    return page_fingerprint(page, plan or PagePlan(uses=[[] for _ in page.blocks]), versions)
+
+
+def test_fingerprint_is_stable(tmp_path):
+    assert fingerprint(tmp_path, PAGE) == fingerprint(tmp_path, PAGE)
+    assert len(fingerprint(tmp_path, PAGE)) == 64
+
+
+def test_prose_does_not_change_the_fingerprint(tmp_path):
+    # Only what decides a verdict counts: rewording the text around blocks re-verifies nothing.
+    assert fingerprint(tmp_path, PAGE.replace("Some prose.", "Other words.")) == fingerprint(tmp_path, PAGE)
+
+
+@pytest.mark.parametrize("edit", [
+    ("2 + 3", "2 + 4"),                       # the code
+    ("\n5\n", "\n6\n"),                       # the documented output
+    ("```python", '<!-- pytest.mark.tolerance(abs=0.1) -->\n```python'),
+    ("```python", '<!-- pytest.mark.skip(reason="slow") -->\n```python'),
+    ("# A page", "---\ntolerance: {abs: 0.5}\n---\n# A page"),
+])
+def test_what_decides_the_verdict_changes_the_fingerprint(tmp_path, edit):
+    assert fingerprint(tmp_path, PAGE.replace(*edit, 1)) != fingerprint(tmp_path, PAGE)
+
+
+@pytest.mark.parametrize("package", sorted(VERSIONS))
+def test_versions_change_the_fingerprint(tmp_path, package):
+    assert fingerprint(tmp_path, PAGE, versions={**VERSIONS, package: "9.9"}) != fingerprint(tmp_path, PAGE)
+
+
+def test_checkpoint_revision_and_weights_change_the_fingerprint(tmp_path):
+    def plan(revision, weights):
+        return PagePlan(uses=[[CheckpointUse("org/model", revision, weights)]])
+
+    base = fingerprint(tmp_path, PAGE, plan("a" * 40, "stand-in"))
+    assert fingerprint(tmp_path, PAGE, plan("a" * 40, "stand-in")) == base
+    assert fingerprint(tmp_path, PAGE, plan("b" * 40, "stand-in")) != base
+    assert fingerprint(tmp_path, PAGE, plan("a" * 40, "real")) != base
+    assert fingerprint(tmp_path, PAGE) != base
+
+
+def test_stack_versions_name_the_stack_and_the_harness():
+    versions = stack_versions()
+    assert set(versions) == {"python", "torch", "transformers", "tokenizers", "huggingface_hub", "harness"}
+    assert versions["harness"] == harness_digest()
+
+
+def test_harness_digest_follows_its_sources(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    before = harness_digest(tmp_path)
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert harness_digest(tmp_path) != before
+
+
+@pytest.mark.parametrize("statuses, passed", [
+    (["verified", "structural", "unchecked", "skipped"], True),
+    (["verified", "failed"], False),
+    (["verified", "not run"], False),
+    ([], False),
+])
+def test_only_pages_whose_blocks_all_passed_count(statuses, passed):
+    assert page_passed(statuses) is passed
+
+
+def test_skip_reason_names_the_date():
+    assert skip_reason("2026-11-25T17:03Z") == "verified earlier on 2026-11-25T17:03Z (unchanged)"
+
+
+@pytest.fixture
+def cache(pytester):
+    """pytest's real cache, in a temporary directory."""
+    return pytester.parseconfigure().cache
+
+
+def test_record_round_trips_through_pytest_cache(cache):
+    record = VerifiedRecord.load(cache)
+    assert record.verified_at("docs/a.md", "f1") is None
+    record.record("docs/a.md", "f1", "2026-11-25T17:03Z")
+    record.save()
+    again = VerifiedRecord.load(cache)
+    assert again.verified_at("docs/a.md", "f1") == "2026-11-25T17:03Z"
+    assert again.verified_at("docs/a.md", "f2") is None  # changed since: not verified
+    again.forget("docs/a.md")
+    again.save()
+    assert VerifiedRecord.load(cache).verified_at("docs/a.md", "f1") is None
+
+
+@pytest.mark.parametrize("garbage", [
+    b"\x00\xff not json at all",
+    b'{"format": 1, "pages": ',               # cut mid-write
+    b"[1, 2, 3]",                             # JSON of the wrong shape
+    b'{"format": 0, "pages": {"docs/a.md": {"fingerprint": "f1", "verified_at": "x"}}}',  # older format
+    b'{"format": 1, "pages": {"docs/a.md": {"fingerprint": 7}}}',
+])
+def test_a_damaged_record_means_a_full_run(cache, garbage):
+    record = VerifiedRecord.load(cache)
+    record.record("docs/a.md", "f1", "2026-11-25T17:03Z")
+    record.save()
+    path = cache._getvaluepath(CACHE_KEY)
+    assert path.is_file()
+    path.write_bytes(garbage)
+    assert VerifiedRecord.load(cache).verified_at("docs/a.md", "f1") is None
+
+
+def test_no_cache_means_nothing_verified_earlier():
+    # `-p no:cacheprovider` leaves no cache: the record is empty and saving does nothing.
+    record = VerifiedRecord.load(None)
+    record.record("docs/a.md", "f1", "when")
+    record.save()
+    assert VerifiedRecord.load(None).pages == {}
