@@ -21,8 +21,14 @@ $(VENV)/.test-installed: requirements-site.txt requirements-test.txt | $(PY)
 serve: $(VENV)/.site-installed
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
+# MkDocs writes pages straight into the site dir and a failed strict build leaves them there, looking
+# complete: build into SITE_DIR.partial and move it into place only when the build succeeded.
+SITE_DIR ?= site
 build: $(VENV)/.site-installed
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+	@rm -rf "$(SITE_DIR).partial"
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir "$(SITE_DIR).partial" \
+	  || { rm -rf "$(SITE_DIR).partial"; echo "Strict build failed: $(SITE_DIR)/ left as it was." >&2; exit 1; }
+	rm -rf "$(SITE_DIR)" && mv "$(SITE_DIR).partial" "$(SITE_DIR)"
 
 # Chromium comes from Debian (Playwright's own browser download cannot work offline).
 chromium:

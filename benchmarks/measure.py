@@ -20,6 +20,9 @@ class Run:
     command: list[str]
     seconds: float
     returncode: int
+    # CPU seconds (user + system) of the whole tree: much less swayed than wall time by other jobs sharing
+    # the machine (each process's last sampling interval may be missed).
+    cpu_seconds: float = 0.0
     # Peak over samples of the summed proportional set size of the tree: shared (forked, copy-on-write)
     # pages counted once, so a forked child holding the parent's torch costs only what it adds.
     peak_pss_mb: float = 0.0
@@ -45,6 +48,8 @@ class TreeSampler(threading.Thread):
         self.interval = interval
         self.peak_pss = 0
         self.peak_rss = 0
+        # Last CPU time seen per process (pid, start time): a forked page that was never reaped still counts.
+        self.cpu: dict[tuple[int, float], float] = {}
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -57,6 +62,8 @@ class TreeSampler(threading.Thread):
             for process in processes:
                 try:
                     info = process.memory_full_info()
+                    times = process.cpu_times()
+                    self.cpu[(process.pid, process.create_time())] = times.user + times.system
                 except psutil.Error:
                     # A child that ended between listing and reading: its memory is gone anyway.
                     continue
@@ -102,6 +109,8 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeou
     log_path.unlink()
     return Run(
         command=command, seconds=seconds, returncode=process.returncode,
+        # Sampling loses each process's last interval; wait4 misses what was never reaped: take the larger.
+        cpu_seconds=max(usage.ru_utime + usage.ru_stime, sum(sampler.cpu.values()) if sampler else 0.0),
         peak_pss_mb=(sampler.peak_pss / MB) if sampler else 0.0,
         peak_rss_sum_mb=(sampler.peak_rss / MB) if sampler else 0.0,
         max_process_rss_mb=usage.ru_maxrss / 1024,  # Linux reports kilobytes
@@ -115,6 +124,7 @@ def run_many(commands: list[list[str]], cwd: Path, env: dict[str, str] | None = 
     return Run(
         command=commands[0] + [f"... ({len(commands)} commands)"] if commands else [],
         seconds=sum(r.seconds for r in runs),
+        cpu_seconds=sum(r.cpu_seconds for r in runs),
         returncode=next((r.returncode for r in runs if r.returncode), 0),
         peak_pss_mb=max((r.peak_pss_mb for r in runs), default=0.0),
         peak_rss_sum_mb=max((r.peak_rss_sum_mb for r in runs), default=0.0),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal, Mapping, Sequence
 
 from harness import hubcache, standin
-from harness.inventory import Load, inventory, pipeline_default
+from harness.inventory import InventoryError, Load, inventory, pipeline_default
 
 LOCK_FILE = "checkpoints.lock"
 # Pickle-based formats run code when loaded: the harness never fetches nor accepts them.
@@ -156,7 +156,7 @@ class Resolver:
         try:
             lock = self.lock
             loads = inventory(codes, self.default)
-        except (LockError, standin.StandInError) as error:
+        except (LockError, InventoryError, standin.StandInError) as error:
             return PagePlan(uses=[[] for _ in codes], error=str(error))
         # Offline always, and only the view cache: a page cannot load a checkpoint the inventory missed.
         env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_CACHE": str(self.view)}
@@ -176,6 +176,16 @@ class Resolver:
         reason = "; ".join(f"{n}: weights not cached, random-weight stand-in ({FETCH_HINT} for real ones)"
                            for n in stand_ins) or None
         return PagePlan(env, uses, labels, "\n".join(errors) or None, reason)
+
+    def summary(self) -> list[str]:
+        """One line per checkpoint resolved this session: real, stand-in, or what is wrong (for the terminal)."""
+        lines = []
+        for use, error in self._resolved.values():
+            line = error or f"{use.name}@{use.revision[:7]}: " + (
+                "real weights" if use.weights == "real" else f"stand-in (random weights): {FETCH_HINT} for real ones")
+            if line not in lines:
+                lines.append(line)
+        return lines
 
     def _facts(self, name: str) -> dict:
         return standin.load_facts(self.lock.checkpoints[name].standin)

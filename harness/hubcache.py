@@ -79,12 +79,12 @@ def snapshot_problems(snapshot: Path, files: Iterable[str]) -> list[str]:
 
 
 def inspect(cache: Path, names: Iterable[str], revision: str | None, files: Iterable[str]) -> CacheState:
-    """Look for `revision` (None: whatever refs/main says) of a checkpoint known under any of `names`."""
+    """Look for `revision` (a commit, or a ref such as main; None: main) of a checkpoint known under `names`."""
     files = list(files)
     seen: list[str] = []
     for name in names:
         folder = repo_dir(cache, name)
-        wanted = revision or _read_ref(folder, "main")
+        wanted = revision if FULL_REVISION.fullmatch(revision or "") else _read_ref(folder, revision or "main")
         if wanted and (folder / "snapshots" / wanted).is_dir():
             snapshot = folder / "snapshots" / wanted
             present = files or [p.name for p in snapshot.iterdir()]

@@ -134,3 +134,51 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "__dataclass_fields__"):
         return {name: _plain(getattr(value, name)) for name in sorted(value.__dataclass_fields__)}
     return repr(value)
+
+
+class Incremental:
+    """The session's side of `--changed-only`: which pages to trust, and recording the pages that passed."""
+
+    PROPERTY = "harness-page"  # user property carrying a page's fingerprint from worker to controller
+
+    def __init__(self, config: Any):
+        self.enabled = bool(getattr(config.option, "changed_only", False))
+        self.record = VerifiedRecord.load(getattr(config, "cache", None))
+        self.versions = stack_versions()
+        # page key → {"fingerprint", "blocks": count, "statuses": [...]}, from the test reports.
+        self.seen: dict[str, dict] = {}
+
+    def check(self, page: Any, plan: Any) -> tuple[str, str | None]:
+        """The page's fingerprint, and when it was verified with it if --changed-only may skip it."""
+        fingerprint = page_fingerprint(page, plan, self.versions)
+        when = self.record.verified_at(page.name, fingerprint) if self.enabled else None
+        return fingerprint, when
+
+    def page_property(self, page: Any, fingerprint: str) -> tuple[str, dict]:
+        """What a block's report carries so the controller can record the page."""
+        return self.PROPERTY, {"page": page.name, "fingerprint": fingerprint, "blocks": len(page.blocks)}
+
+    def observe(self, user_properties: Iterable[tuple[str, Any]]) -> None:
+        """Note one block's verdict (from its test report's user properties)."""
+        properties = dict(user_properties)
+        page, record = properties.get(self.PROPERTY), properties.get("harness")
+        if not page or not record:
+            return
+        seen = self.seen.setdefault(page["page"], {**page, "statuses": []})
+        if seen["fingerprint"] != page["fingerprint"]:
+            seen["statuses"].append("failed")  # two versions of a page in one session: trust neither
+        seen["statuses"].append(record["status"])
+
+    def finish(self, when: str | None = None) -> None:
+        """Record the pages whose every block passed; forget the ones that failed; save."""
+        when = when or now()
+        for key, seen in self.seen.items():
+            statuses = seen["statuses"]
+            if STATUS in statuses:
+                continue  # not run this time: its earlier record stands as it was
+            if len(statuses) == seen["blocks"] and page_passed(statuses):
+                self.record.record(key, seen["fingerprint"], when)
+            elif not page_passed(statuses):
+                self.record.forget(key)
+            # A page only partly selected (-k, node ids) proves nothing about its other blocks: left as it was.
+        self.record.save()

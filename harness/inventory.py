@@ -2,9 +2,18 @@
 from __future__ import annotations
 
 import ast
+import functools
+import importlib.metadata
+import json
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
+
+from harness.standin import store_root
 
 # An owner/name or a bare legacy name; anything else (./dir, /abs/path, a/b/c) is a local folder.
 HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
@@ -20,16 +29,45 @@ class Load:
     via: str  # "from_pretrained", "pipeline" or "pipeline default"
 
 
+class InventoryError(RuntimeError):
+    """The pipeline defaults could not be read from transformers."""
+
+
 def pipeline_default(task: str) -> tuple[str, str] | None:
     """The checkpoint and revision transformers' pipeline registry gives a task with no model."""
+    default = _registry_defaults().get(task)
+    return tuple(default) if default else None
+
+
+@functools.cache
+def _registry_defaults() -> dict[str, list[str] | None]:
+    # Read once per transformers version, in a subprocess: the pytest parent stays free of torch.
+    path = store_root() / f"pipeline-defaults-{importlib.metadata.version('transformers')}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    proc = subprocess.run([sys.executable, "-m", "harness.inventory"], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    if proc.returncode != 0:
+        raise InventoryError(f"reading transformers' pipeline defaults failed: {proc.stderr.strip()[-2000:]}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_suffix(f".{os.getpid()}.tmp")
+    scratch.write_text(proc.stdout)
+    os.replace(scratch, path)  # atomic: a concurrent session reads the old file or the new one
+    return json.loads(proc.stdout)
+
+
+def registry_defaults() -> dict[str, list[str] | None]:
+    """Every pipeline task (aliases included) with its default [checkpoint, revision], from transformers."""
     from transformers.pipelines import PIPELINE_REGISTRY
 
-    try:
+    defaults = {}
+    for task in PIPELINE_REGISTRY.get_supported_tasks():
         _, spec, _ = PIPELINE_REGISTRY.check_task(task)
-    except KeyError:
-        return None  # unknown task: the page fails by itself, with transformers' own message
-    model = spec.get("default", {}).get("model")
-    return tuple(model) if isinstance(model, (tuple, list)) and len(model) == 2 else None
+        model = spec.get("default", {}).get("model")
+        defaults[task] = list(model) if isinstance(model, (tuple, list)) and len(model) == 2 else None
+    return defaults
 
 
 def is_hub_name(value: str) -> bool:
@@ -98,3 +136,7 @@ def _string(node: ast.AST | None, constants: dict[str, str]) -> str | None:
     if isinstance(node, ast.Name):
         return constants.get(node.id)
     return None
+
+
+if __name__ == "__main__":
+    print(json.dumps(registry_defaults(), indent=1, sort_keys=True))

@@ -4,14 +4,14 @@ Also used by the notebook generator and a MkDocs hook, so it imports no torch, t
 """
 from __future__ import annotations
 
-import ast
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
+from harness.markers import MarkerError, parse_marker, parse_tolerance
 
 if TYPE_CHECKING:
     from harness.snippets import Site
@@ -20,11 +20,6 @@ PYTHON = frozenset({"python", "py", "python3", "py3"})
 OUTPUT_LANGUAGES = frozenset({"text", "output", "txt"})
 FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 OPTION_RE = re.compile(r"""(?P<key>[.#]?[A-Za-z][\w-]*)(?:=(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s}]+)))?""")
-# pytest-codeblocks 0.18's own marker patterns (pytest_codeblocks/main.py), matched on the stripped line.
-CODEBLOCKS_RE = re.compile(r"<!--[-\s]*pytest-codeblocks:(.*)-->")
-MARK_RE = re.compile(r"<!--[-\s]*(pytest\.mark\..*)-->")
-# A comment that mentions either vocabulary but is not a well-formed marker is a typo, not prose.
-NEAR_MARKER_RE = re.compile(r"<!--.*(pytest\.mark\.|pytest-codeblocks)")
 FRONT_MATTER_END = re.compile(r"(?:-{3}|\.{3})[ \t]*")
 
 
@@ -145,61 +140,6 @@ def parse_info(info: str) -> tuple[str, str | None]:
     return language.lower(), title
 
 
-def _tolerance(value: Any, path: Path | str, line: int) -> dict[str, float]:
-    if not isinstance(value, dict) or not value or set(value) - {"abs", "rel"}:
-        raise PageError(path, line, f"tolerance must give abs and/or rel, got {value!r}")
-    for key, number in value.items():
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
-            raise PageError(path, line, f"tolerance {key} must be a non-negative number, got {number!r}")
-    return {key: float(number) for key, number in value.items()}
-
-
-def _call_args(text: str, path: Path | str, line: int) -> tuple[list[Any], dict[str, Any]]:
-    try:
-        call = ast.parse(f"f({text})", mode="eval").body
-        return ([ast.literal_eval(a) for a in call.args],
-                {k.arg: ast.literal_eval(k.value) for k in call.keywords})
-    except (SyntaxError, ValueError) as error:
-        raise PageError(path, line, f"cannot read marker arguments ({text}): {error}") from None
-
-
-def parse_marker(text: str, path: Path | str, line: int) -> dict[str, Any] | None:
-    """The meaning of a marker comment line, None if the line is no marker; bad markers raise PageError."""
-    stripped = text.strip()
-    if match := CODEBLOCKS_RE.fullmatch(stripped):
-        keyword = match[1].strip("- ")
-        if keyword in ("skip", "skipfile"):
-            raise PageError(path, line, f"pytest-codeblocks:{keyword} gives no reason; "
-                            'write <!-- pytest.mark.skip(reason="...") --> above the block')
-        if keyword in ("expected-output", "expected-output-ignore-whitespace"):
-            return {"expected_output": True}
-        if keyword == "cont":  # the blocks of a page share one namespace anyway
-            return {}
-        if keyword in ("expect-exception", "expect-error"):
-            return {"expect_exception": True}
-        if module := re.fullmatch(r"importorskip\(\s*(.+?)\s*\)", keyword):
-            return {"importorskip": module[1].strip("'\"")}
-        raise PageError(path, line, f"unknown marker pytest-codeblocks:{keyword}")
-    if match := MARK_RE.fullmatch(stripped):
-        mark = re.fullmatch(r"pytest\.mark\.(\w+)\s*(?:\((.*)\))?\s*", match[1].strip())
-        name = mark[1] if mark else match[1].strip()
-        if mark and name == "skip":
-            args, kwargs = _call_args(mark[2] or "", path, line)
-            reason = kwargs.get("reason", args[0] if args else None)
-            if not isinstance(reason, str) or not reason.strip():
-                raise PageError(path, line, 'pytest.mark.skip needs a reason: pytest.mark.skip(reason="...")')
-            return {"skip_reason": reason.strip()}
-        if mark and name == "tolerance":
-            args, kwargs = _call_args(mark[2] or "", path, line)
-            if args:
-                raise PageError(path, line, "pytest.mark.tolerance takes keywords: tolerance(abs=..., rel=...)")
-            return {"tolerance": _tolerance(kwargs, path, line)}
-        raise PageError(path, line, f"unknown marker {match[1].strip()} (known: pytest.mark.skip, pytest.mark.tolerance)")
-    if NEAR_MARKER_RE.match(stripped):
-        raise PageError(path, line, f"malformed marker comment: {stripped}")
-    return None
-
-
 def _front_matter(lines: list[str], path: Path | str) -> tuple[dict[str, Any], int]:
     """Front matter dict and the index of the first body line (MkDocs' rule: `---` ... `---` or `...`)."""
     if not lines or lines[0].rstrip(" \t") != "---":
@@ -220,8 +160,8 @@ def parse_page(path: Path, site: Site | None = None, text: str | None = None) ->
     from harness.snippets import Site  # snippets.py imports PageError from here
 
     path = Path(path)
-    site = site or Site.find(path.parent if path.parent != Path("") else Path.cwd())
-    name = display_path(path.resolve() if not path.is_absolute() else path, site.repo_root)
+    site = Site.find(path.resolve().parent) if site is None else site
+    name = display_path(path if path.is_absolute() else path.resolve(), site.repo_root)
     if text is None:
         try:
             text = path.read_bytes().decode("utf-8")
@@ -235,7 +175,10 @@ def parse_page(path: Path, site: Site | None = None, text: str | None = None) ->
     front_matter, body = _front_matter(parse_lines, name)
     page = Page(path, name, text, lines, front_matter=front_matter)
     if "tolerance" in front_matter:
-        page.tolerance = _tolerance(front_matter["tolerance"], name, 1)
+        try:
+            page.tolerance = parse_tolerance(front_matter["tolerance"])
+        except MarkerError as error:
+            raise PageError(name, 1, f"front matter: {error}") from None
     expanded, origins = site.expand(parse_lines[body:], name, first_line=body + 1)
     origins = [(body + index, verbatim) for index, verbatim in origins]
     _Scanner(page, expanded, origins).run()
@@ -266,7 +209,10 @@ class _Scanner:
                 i = self.fence(i, match) + 1
                 continue
             if line.strip():
-                marker = parse_marker(line, self.page.name, self.lineno(i))
+                try:
+                    marker = parse_marker(line)
+                except MarkerError as error:
+                    raise self.error(self.lineno(i), str(error)) from None
                 if marker is not None:
                     self.markers.append((self.lineno(i), marker))
                 else:

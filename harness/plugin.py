@@ -5,7 +5,9 @@ verdict. Outputs are rewritten (--update-outputs) at the end of the session, in 
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import shutil
 import tempfile
 from pathlib import Path
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness import report, rewrite
+from harness.checkpoints import PagePlan
 from harness.page import Block, PageError, parse_page
 from harness.runner import import_specs
 from harness.snippets import Site
@@ -38,7 +41,7 @@ class Harness:
     def resolver(self):
         """The checkpoint resolver, made on first use (a worker that runs no page never builds stand-ins)."""
         if self._resolver is None:
-            from harness.checkpoints import Resolver
+            from harness.checkpoints import Resolver  # noqa: PLC0415  (imports the hub cache helpers)
 
             self._work_dir = tempfile.mkdtemp(prefix="harness-")
             self._resolver = Resolver(self.site.repo_root, require_models=self.config.option.require_models,
@@ -79,7 +82,10 @@ class Harness:
             if changed and importlib.util.find_spec("harness.notebooks"):
                 from harness import notebooks  # the notebooks are generated from the pages: they follow
 
-                self.messages.append(f"notebooks regenerated (exit status {notebooks.main([])})")
+                with contextlib.redirect_stdout(io.StringIO()) as said:  # one summary line, not one per notebook
+                    status = notebooks.main(["--root", str(self.site.repo_root)])
+                written = said.getvalue().count("wrote ")
+                self.messages.append(f"notebooks regenerated from the pages: {written} written (exit status {status})")
         if self.config.option.verification_report:
             path = self.config.invocation_params.dir / self.config.option.verification_report
             self.tally.write(path, self.site.repo_root)
@@ -153,7 +159,10 @@ class MarkdownPage(pytest.File):
             harness = self.config.stash[STATE]
             selected = [item.block.index for item in self.session.items
                         if isinstance(item, BlockItem) and item.parent is self]
-            plan = harness.resolver.plan([block.code for block in self.page.blocks])
+            try:
+                plan = harness.resolver.plan([block.code for block in self.page.blocks])
+            except Exception as error:  # a malformed lock file fails the page, with the resolver's words
+                plan = PagePlan(uses=[[] for _ in self.page.blocks], error=f"{type(error).__name__}: {error}")
             self.plan = plan
             self.verdicts = verify_page(self.page, plan, max(selected, default=index), harness.site.repo_root,
                                         self.config.option.update_outputs, self.config.option.block_timeout,

@@ -51,15 +51,18 @@ def request(path: Path, name: str, lines: list[str], output: Output, new: str) -
 
 
 def render(new: str, indent: str, eol: str, fence: str = "```") -> list[str]:
-    """The content lines for printed text `new`: indent + line, empty lines empty, each ending in `eol`."""
+    """The content lines for printed text `new`: indent + line, blank lines empty, each ending in `eol`."""
     text = new.replace("\r\n", "\n").rstrip("\n")
     if "\r" in text:
         raise RewriteError("the output contains a carriage return (a progress bar?): a page cannot show it")
-    lines = text.split("\n") if text else []
+    lines = text.split("\n")
+    while lines and not lines[-1].strip():  # trailing blank lines: invisible on the page, churn in diffs
+        lines.pop()
     for line in lines:
         if line.strip(" \t").startswith(fence[0] * 3):
             raise RewriteError(f"the output has a line starting with {fence[0] * 3}, which would end the fence")
-    return [(indent + line if line else "") + eol for line in lines]
+    # A whitespace-only line shows as an empty line; writing its spaces would only invite editor churn.
+    return [(indent + line if line.strip() else "") + eol for line in lines]
 
 
 def rewrite_text(text: str, rewrites: list[Rewrite]) -> str:

@@ -8,63 +8,20 @@ it ends. Pages run with the repo root as working directory, as `python snippets/
 from __future__ import annotations
 
 import ast
-import builtins
-import io
 import json
-import linecache
-import logging
 import multiprocessing
 import os
 import pickle
 import signal
-import sys
 import tempfile
-import time
-import traceback
-import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable
 
-STDOUT_LIMIT = 1_000_000  # characters of a block's stdout kept; the rest is only counted
-TRACEBACK_LIMIT = 50_000
+# The data that crosses into the page's process and back, re-exported: callers need not know the split.
+from harness.child import STDOUT_LIMIT, STOPS, BlockCode, BlockRun, PageRun, run_child  # noqa: F401
+
 STDERR_TAIL = 4_000
 MESSAGE_LIMIT = 16_000_000  # bytes: a message above this is a broken child, not a result
-STOPS = ("raised", "timed out", "died")  # after these the page's state is broken: later blocks do not run
-
-
-@dataclass(frozen=True)
-class BlockCode:
-    """A block to run: its index in the page, its code, and the page line of each code line."""
-
-    index: int
-    code: str
-    lines: Sequence[int]
-    expect_exception: bool = False  # pytest-codeblocks' expect-exception: raising is this block's success
-
-
-@dataclass
-class BlockRun:
-    """What running one block gave: "ok", "raised", "no exception" (one was expected), "timed out", "died", "not run"."""
-
-    index: int
-    status: str
-    stdout: str = ""
-    dropped: int = 0  # characters of stdout beyond STDOUT_LIMIT, not kept
-    traceback: str = ""
-    duration: float = 0.0
-    stderr_tail: str = ""
-
-
-@dataclass
-class PageRun:
-    """Everything the child process needs: plain data, so it crosses the process boundary."""
-
-    filename: str  # how tracebacks name the page, e.g. "docs/x.md"
-    text: str  # the page source, so tracebacks show its lines
-    blocks: list[BlockCode]
-    env: dict[str, str] = field(default_factory=dict)
-    cwd: str = "."
 
 
 def import_specs(codes: Iterable[str]) -> list[str]:
@@ -96,7 +53,10 @@ def start_server(imports: list[str], env: dict[str, str]) -> None:
 
     multiprocessing.get_context("forkserver").set_forkserver_preload(["harness.preload"])
     # The server inherits the environment at its start: hub settings are read when modules import.
-    with _environ(dict(env, HARNESS_PRELOAD=json.dumps(imports))):
+    # harness.child: each child unpickles its target from it; pytest: a child re-runs pytest's script as
+    # multiprocessing's __mp_main__, which imports pytest.
+    preload = ["harness.child", "pytest", *imports]
+    with _environ(dict(env, HARNESS_PRELOAD=json.dumps(preload))):
         forkserver.ensure_running()
     _started = True
 
@@ -108,7 +68,7 @@ def run_page(page: PageRun, timeout: float, imports: list[str] = ()) -> list[Blo
     receiver, sender = ctx.Pipe(duplex=False)
     log = tempfile.NamedTemporaryFile(prefix="harness-page-", suffix=".log", delete=False)
     log.close()
-    process = ctx.Process(target=_child, args=(page, sender, log.name), daemon=True)
+    process = ctx.Process(target=run_child, args=(page, sender, log.name), daemon=True)
     runs: list[BlockRun] = []
     try:
         process.start()
@@ -176,113 +136,3 @@ def _environ(env: dict[str, str]):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-class BoundedText(io.TextIOBase):
-    """A stdout that keeps the first `limit` characters and counts the rest."""
-
-    def __init__(self, limit: int = STDOUT_LIMIT):
-        self.limit, self.parts, self.kept, self.dropped = limit, [], 0, 0
-
-    def write(self, text: str) -> int:
-        room = self.limit - self.kept
-        self.parts.append(text[:room]) if room > 0 else None
-        self.kept += min(len(text), max(room, 0))
-        self.dropped += max(len(text) - max(room, 0), 0)
-        return len(text)
-
-    def writable(self) -> bool:
-        return True
-
-    @property
-    def encoding(self) -> str:
-        return "utf-8"
-
-    def getvalue(self) -> str:
-        return "".join(self.parts)
-
-
-def compile_block(block: BlockCode, filename: str):
-    """Compile a block so its code objects and errors carry page lines, not block lines."""
-    def page_line(line: int | None) -> int | None:
-        return block.lines[min(line, len(block.lines)) - 1] if line and block.lines else line
-
-    try:
-        tree = ast.parse(block.code, filename)
-    except SyntaxError as err:
-        err.filename, err.lineno = filename, page_line(err.lineno)
-        err.end_lineno = page_line(err.end_lineno) if err.end_lineno else None
-        raise
-    for node in ast.walk(tree):
-        if "lineno" in node._attributes:
-            node.lineno = page_line(node.lineno)
-            node.end_lineno = max(page_line(node.end_lineno) or node.lineno, node.lineno)
-    # dont_inherit: the harness's own `from __future__` imports must not change the page's code.
-    return compile(tree, filename, "exec", dont_inherit=True)
-
-
-def _child(page: PageRun, sender, log_path: str) -> None:
-    """Child process: run the blocks, send one message per block, exit without running any cleanup."""
-    try:
-        os.setpgid(0, 0)  # its own process group, so a timeout kills what the page started, too
-        _isolate(page, log_path)
-        namespace = {"__name__": "__main__", "__builtins__": builtins}
-        for block in page.blocks:
-            run = _run_block(block, page.filename, namespace)
-            sys.stderr.flush()
-            sender.send_bytes(pickle.dumps(run))
-            if run.status in STOPS:
-                break
-    finally:
-        os._exit(0)
-
-
-def _isolate(page: PageRun, log_path: str) -> None:
-    """Point stdin, fd 1, fd 2, warnings and logging away from the terminal; set env and cwd."""
-    os.environ.update(page.env)
-    os.chdir(page.cwd)
-    log = os.open(log_path, os.O_WRONLY | os.O_APPEND)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(log, 1)  # C-level prints are not the block's output: keep them for failure reports
-    os.dup2(log, 2)
-    sys.stdin = open(os.devnull)
-    sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
-    sys.__stdout__ = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
-
-    warnings.showwarning = show  # pytest's recorder would swallow them; a reader sees them on stderr
-    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
-        for handler in getattr(logger, "handlers", []):
-            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
-                handler.setStream(sys.stderr)
-    lines = page.text.splitlines(keepends=True)
-    linecache.cache[page.filename] = (len(page.text), None, lines, page.filename)
-
-
-def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
-    """Run one block in `namespace` with stdout captured; any exception, SystemExit included, is its result."""
-    out = BoundedText()
-    sys.stdout = out
-    start = time.perf_counter()
-    try:
-        exec(compile_block(block, filename), namespace)
-        status, text = ("no exception" if block.expect_exception else "ok"), ""
-    except BaseException as err:  # SystemExit and KeyboardInterrupt end this block, not the harness
-        status, text = ("ok" if block.expect_exception else "raised"), _format(err, filename)
-    finally:
-        sys.stdout = sys.__stdout__
-    duration = time.perf_counter() - start
-    return BlockRun(block.index, status, out.getvalue(), out.dropped, text[-TRACEBACK_LIMIT:], duration)
-
-
-def _format(err: BaseException, filename: str) -> str:
-    """The traceback from the page's first frame on: what the reader would see running the code."""
-    tb = err.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
-        tb = tb.tb_next
-    if tb is None:  # a SyntaxError: raised while compiling, before any page frame
-        return "".join(traceback.format_exception_only(type(err), err))
-    return "".join(traceback.format_exception(type(err), err, tb))

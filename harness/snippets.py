@@ -75,7 +75,7 @@ class Site:
         config = read_config(config_file)
         snippets = _snippets_config(config)
         return cls(root, root / str(config.get("docs_dir") or "docs"),
-                   DEFAULT_SNIPPETS if snippets is None else snippets, config_file)
+                   dict(DEFAULT_SNIPPETS) if snippets is None else snippets, config_file)
 
     @classmethod
     def find(cls, start: Path) -> Site:

@@ -83,7 +83,7 @@ def facts_key(facts_path: Path) -> str:
 
 def ensure(facts_path: Path, root: Path | None = None, timeout: float = 300) -> Path:
     """A complete stand-in folder for these facts: reused when already built, else built in a subprocess."""
-    root = Path(root or store_root())
+    root = Path(root or store_root()) / Path(facts_path).stem
     target = root / facts_key(facts_path)
     if target.is_dir() and not hubcache.snapshot_problems(target, FILES):
         return target
@@ -106,6 +106,9 @@ def ensure(facts_path: Path, root: Path | None = None, timeout: float = 300) -> 
             shutil.rmtree(target, ignore_errors=True)
             (scratch / "out").rename(target)
     shutil.rmtree(scratch, ignore_errors=True)
+    for stale in root.iterdir():
+        if stale != target and not stale.name.startswith("building-"):
+            shutil.rmtree(stale, ignore_errors=True)  # built for older facts or versions: 270 MB each
     return target
 
 

@@ -13,13 +13,13 @@ from typing import Any, Iterator
 
 TOKEN_RE = re.compile(
     r"""
-    (?P<space>\s+)
+    \s*(?:  # leading whitespace belongs to the match: one regex step per token, not two
     # A number ends where a word would go on (`12abc`, `4.57.1` are names); `nan`, `inf` are numbers too.
-    |(?P<number>-?(?:(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf)(?!\w|\.\d))
+    (?P<number>-?(?:(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf)(?!\w|\.\d))
     |(?P<string>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
     |(?P<name>\w+(?:\.\w+)*)
     |(?P<punct>\.\.\.|->|==|!=|<=|>=|\*\*|//|\S)
-    """,
+    )""",
     re.VERBOSE,
 )
 OPENERS = {"(": ")", "[": "]", "{": "}"}
@@ -35,7 +35,8 @@ def _temp_dirs() -> list[str]:
 
 
 # Absolute paths under a temporary directory differ on every run: the whole path becomes `<tmp>`.
-TEMP_PATH_RE = re.compile(r"(?:%s)(?:/[^\s'\"(){}\[\],;<>]*)?" % "|".join(map(re.escape, _temp_dirs())))
+TEMP_PATH_RE = re.compile(r"(?<![\w./-])(?:%s)(?![\w.-])(?:/[^\s'\"(){}\[\],;<>]*)?"
+                          % "|".join(map(re.escape, _temp_dirs())))
 
 
 def normalize(text: str) -> str:
@@ -129,14 +130,12 @@ def iter_tokens(text: str) -> Iterator[Token]:
     previous: Token | None = None
     for match in TOKEN_RE.finditer(text):
         kind = match.lastgroup
-        token_text = match.group()
-        if kind == "space":
-            newlines = token_text.count("\n")
-            if newlines:
-                line += newlines
-                if len(frames) == 1 and frames[0].key is not None:  # a top-level `name = ` lasts one line
-                    frames[0].key, where = None, ()
-            continue
+        token_text = match.group(kind)
+        start = match.start(kind)
+        if start > match.start() and (newlines := text.count("\n", match.start(), start)):
+            line += newlines
+            if len(frames) == 1 and frames[0].key is not None:  # a top-level `name = ` lasts one line
+                frames[0].key, where = None, ()
         token = Token(kind, token_text, _value(kind, token_text), where, line)
         yield token
         if kind == "punct":

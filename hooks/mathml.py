@@ -28,8 +28,9 @@ def inline_format(source, language, class_name, md) -> str:
 
 def on_config(config, **kwargs):
     """Register the math formatters here, not in mkdocs.yml: `!!python/name:` needs the repo on sys.path."""
-    superfences = config.mdx_configs.setdefault("pymdownx.superfences", {})
-    superfences.setdefault("custom_fences", []).append({"name": "math", "class": "math", "format": fence_format})
-    inline = config.mdx_configs.setdefault("pymdownx.inlinehilite", {})
-    inline.setdefault("custom_inline", []).append({"name": "math", "class": "math", "format": inline_format})
+    fences = config.mdx_configs.setdefault("pymdownx.superfences", {}).setdefault("custom_fences", [])
+    inline = config.mdx_configs.setdefault("pymdownx.inlinehilite", {}).setdefault("custom_inline", [])
+    for entries, formatter in ((fences, fence_format), (inline, inline_format)):
+        if not any(entry.get("name") == "math" for entry in entries):  # once, even if the config is reused
+            entries.append({"name": "math", "class": "math", "format": formatter})
     return config

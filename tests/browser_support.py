@@ -494,7 +494,10 @@ def _check_visuals(page, analysis_page, theme: str) -> list[str]:
         if not visible_enough(measure):
             problems.append(f"{label} not visible in {theme}: {measure['ink']} of {measure['total']} pixels "
                             f"reach contrast 3:1 against {measure['background']} (best {measure['maxRatio']:.2f}:1)")
-    for item in page.evaluate(MATH_JS)[:12]:  # a dozen formulas tell enough; long pages stay fast
+    formulas = page.evaluate(MATH_JS)
+    # Every display formula, and a few inline ones: they share one renderer and one colour, pages stay fast.
+    sample = [f for f in formulas if f["display"] == "block"] + [f for f in formulas if f["display"] != "block"][:3]
+    for item in sample:
         label = f"formula #{item['index']} {item['text'][:40]!r}"
         if item["width"] < 1 or item["height"] < 1:
             problems.append(f"{label} has no size in {theme}")
@@ -550,6 +553,8 @@ def inspect_page(page, analysis_page, site_page: SitePage, terms: dict[str, str]
         switch_scheme(page, PALETTE[theme])
         page.evaluate(WAIT_RENDERED_JS)
         if shots_dir is not None:
+            # Element screenshots scroll; a full-page shot from the middle leaves the sticky header there.
+            page.evaluate("() => window.scrollTo(0, 0)")
             shot = shots_dir / f"{site_page.html.removesuffix('.html')}.{theme}.png"
             shot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shot), full_page=True, animations="disabled")
@@ -606,13 +611,85 @@ def notebook_output_texts(notebook) -> list[str]:
     return [t for t in texts if t.strip()]
 
 
-def download(page, link, folder: Path) -> bytes:
-    """Click a download link like a reader and return the saved file's bytes."""
-    with page.expect_download(timeout=8000) as info:
-        link.click()
-    saved = folder / (info.value.suggested_filename or "download")
-    info.value.save_as(saved)
-    return saved.read_bytes()
+def notebook_of(site_page: SitePage) -> str | None:
+    """Docs-relative path of the notebook generated from a Markdown page, if there is one."""
+    candidate = "notebooks/" + site_page.source.removesuffix(".md") + ".ipynb"
+    return candidate if not site_page.is_notebook and (DOCS / candidate).is_file() else None
+
+
+def check_notebook_outputs(page, site_page: SitePage) -> list[str]:
+    """The rendered notebook page shows the text of every output stored in the .ipynb."""
+    import nbformat
+
+    stored = nbformat.read(DOCS / site_page.source, as_version=4)
+    visible = normalize_space(page.locator("article").inner_text())
+    return [f"stored output not shown on the notebook page: {text[:80]!r}" for text in notebook_output_texts(stored)
+            if normalize_space(text) not in visible]
+
+
+def check_notebook_download(page, site_page: SitePage, folder: Path) -> list[str]:
+    """The page's download link gives a valid .ipynb whose code cells are the page's Python blocks."""
+    import nbformat
+
+    target = notebook_of(site_page)
+    link = page.locator(f"article a[href$='{target}']")
+    if link.count() == 0:
+        return [f"no link to {target} on the page"]
+    downloads = []
+    page.on("download", lambda download: downloads.append(download))
+    link.first.click()
+    # Served, the `download` attribute saves the file; from disk Chromium ignores it (file: URLs are
+    # cross-origin to each other) and shows the notebook's JSON instead: either way the reader gets the file.
+    for _ in range(80):
+        if downloads or page.url.endswith(".ipynb"):
+            break
+        page.wait_for_timeout(100)
+    if downloads:
+        saved = folder / (downloads[0].suggested_filename or "download")
+        downloads[0].save_as(saved)
+        name, text = saved.name, saved.read_text(encoding="utf-8")
+    elif page.url.endswith(".ipynb"):
+        name = page.url.rsplit("/", 1)[-1]
+        text = page.evaluate("() => (document.querySelector('pre') || document.body).textContent")
+    else:
+        return [f"clicking the link to {target} neither downloaded nor opened it (still on {page.url})"]
+    if not name.endswith(".ipynb"):
+        return [f"download of {target} is named {name!r}, not .ipynb"]
+    try:
+        downloaded = nbformat.reads(text, as_version=4)
+        nbformat.validate(downloaded)
+    except Exception as error:  # any parse or schema error is the finding itself
+        return [f"download of {target} is not a valid notebook: {error}"]
+    return compare_notebook_to_page(downloaded, DOCS / site_page.source)
+
+
+def check_copy_buttons(page, clipboard_page, site_page: SitePage) -> list[str]:
+    """Each Python block's copy button puts exactly its snippet section(s) on the real clipboard: valid Python."""
+    expected_blocks = included_blocks(DOCS / site_page.source)
+    rendered = page.locator("article .language-python.highlight, article .language-py.highlight")
+    problems = []
+    if rendered.count() != len(expected_blocks):
+        problems.append(f"copy: {rendered.count()} Python blocks on the page, {len(expected_blocks)} in "
+                        f"docs/{site_page.source} include snippet sections")
+    for block, expected in zip(rendered.all(), expected_blocks):
+        where = f"docs/{site_page.source}:{expected.line}"
+        # A set-up block is collapsed: the reader opens it before copying.
+        block.evaluate("el => { for (let d = el.closest('details'); d; d = d.parentElement.closest('details')) d.open = true; }")
+        clipboard_page.evaluate("() => navigator.clipboard.writeText('(nothing copied)')")
+        block.hover()
+        block.locator("button.md-code__button[data-md-type=copy], button.md-clipboard").first.click()
+        copied = clipboard_page.evaluate("() => navigator.clipboard.readText()")
+        code = expected.code()
+        # Material copies the block's text with trailing whitespace trimmed.
+        if copied != code.rstrip():
+            problems.append(f"copy: {where}: the clipboard differs from {expected.sections}:\n"
+                            f"    copied:   {copied!r}\n    expected: {code.rstrip()!r}")
+            continue
+        try:
+            compile(copied, where, "exec")
+        except SyntaxError as error:
+            problems.append(f"copy: {where}: copied code is not valid Python: {error}")
+    return problems
 
 
 def page_code(markdown_page: Path) -> list[str]:
@@ -623,12 +700,9 @@ def page_code(markdown_page: Path) -> list[str]:
     return [block.code for block in parse_page(markdown_page, Site.load(REPO)).blocks]
 
 
-def compare_notebook_to_page(notebook, site_page: SitePage) -> list[str]:
+def compare_notebook_to_page(notebook, markdown_page: Path) -> list[str]:
     """Problems when the notebook's code cells are not the Markdown page's code blocks, in order."""
-    relative = site_page.source.removeprefix("notebooks/").removesuffix(".ipynb") + ".md"
-    markdown_page = DOCS / relative
-    if not markdown_page.is_file():
-        return [f"no Markdown page docs/{relative} for notebook docs/{site_page.source}"]
+    relative = markdown_page.relative_to(DOCS).as_posix()
     cells = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
     blocks = page_code(markdown_page)
     problems = []

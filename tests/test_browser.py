@@ -7,7 +7,6 @@ themes land in test-artifacts/screenshots/<run-id>/ (or $BROWSER_SCREENSHOTS_DIR
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -171,17 +170,31 @@ def test_every_built_page_is_checked(built_site):
 
 @pytest.mark.parametrize("site_page", PAGES, ids=str)
 @pytest.mark.parametrize("mode", MODES)
-def test_page(visit, mode, site_page, analysis_page, screenshots_dir):
-    """One page as a reader sees it, light then dark: only local requests, no errors, everything visible."""
+def test_page(visit, mode, site_page, analysis_page, screenshots_dir, clipboard, tmp_path):
+    """One page as a reader uses it, light then dark: only local requests, no errors, everything visible,
+    copy buttons copy the snippet sections, a notebook shows its outputs, a notebook download is valid."""
     v = visit(mode)
     page = v.open(site_page.html)
     problems = bs.inspect_page(page, analysis_page, site_page, bs.glossary(),
                                screenshots_dir / mode, expect_softmax=site_page.source == SOFTMAX_PAGE)
+    if site_page in COPY_PAGES:
+        problems += bs.check_copy_buttons(page, clipboard, site_page)
+    if site_page.is_notebook:
+        problems += bs.check_notebook_outputs(page, site_page)
+    elif bs.notebook_of(site_page) is not None:
+        problems += bs.check_notebook_download(page, site_page, tmp_path)
     _fail_with(v.traffic.problems() + problems, f"{mode} {site_page.html}")
 
 
+def test_copy_and_notebook_checks_have_pages():
+    """The copy and notebook checks above cover something: pages with snippet blocks and notebooks exist."""
+    assert COPY_PAGES, "no page includes a snippet section in a Python block: the copy check has nothing to click"
+    assert NOTEBOOKS, "no notebook under docs/notebooks/: the notebook checks have nothing to open"
+    assert any(bs.notebook_of(p) for p in MARKDOWN_PAGES), "no Markdown page has a notebook to download"
+
+
 # ---------------------------------------------------------------------------------------------------
-# Search, copy, palette, notebooks: the things a reader does.
+# Search and palette: what a reader does across pages.
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -207,39 +220,6 @@ def test_search_lists_post_processing_for_logits(visit, mode):
     _fail_with(v.traffic.problems(), f"{mode} search")
 
 
-@pytest.mark.parametrize("site_page", COPY_PAGES, ids=str)
-@pytest.mark.parametrize("mode", MODES)
-def test_copy_button_copies_the_blocks_code(visit, mode, site_page, clipboard):
-    """Each Python block's copy button puts exactly its snippet section on the clipboard: valid Python."""
-    expected_blocks = bs.included_blocks(bs.DOCS / site_page.source)
-    v = visit(mode)
-    page = v.open(site_page.html)
-    rendered = page.locator("article .language-python.highlight, article .language-py.highlight")
-    problems = []
-    if rendered.count() != len(expected_blocks):
-        problems.append(f"{rendered.count()} Python blocks on the page, {len(expected_blocks)} include snippets "
-                        f"in {site_page.source}")
-    for block, expected in zip(rendered.all(), expected_blocks):
-        where = f"docs/{site_page.source}:{expected.line}"
-        # A set-up block is collapsed: the reader opens it before copying.
-        block.evaluate("el => { for (let d = el.closest('details'); d; d = d.parentElement.closest('details')) d.open = true; }")
-        clipboard.evaluate("() => navigator.clipboard.writeText('(clipboard not written)')")
-        block.hover()
-        block.locator("button.md-code__button[data-md-type=copy], button.md-clipboard").first.click()
-        copied = clipboard.evaluate("() => navigator.clipboard.readText()")
-        code = expected.code()
-        # Material copies the block's text with trailing whitespace trimmed.
-        if copied != code.rstrip():
-            problems.append(f"{where}: copied text differs from {expected.sections}:\n"
-                            f"    copied:   {copied!r}\n    expected: {code.rstrip()!r}")
-            continue
-        try:
-            compile(copied, where, "exec")
-        except SyntaxError as error:
-            problems.append(f"{where}: copied code is not valid Python: {error}")
-    _fail_with(problems + v.traffic.problems(), f"{mode} {site_page.html} copy")
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_dark_mode_persists_across_pages(visit, mode):
     """The palette toggle switches to slate, and the next page (reached by a link) is still slate."""
@@ -255,34 +235,6 @@ def test_dark_mode_persists_across_pages(visit, mode):
     assert bs.current_scheme(page) == "slate", f"scheme on {page.url} after the toggle: {bs.current_scheme(page)!r}"
     bs.switch_scheme(page, "default")
     _fail_with(v.traffic.problems(), f"{mode} palette")
-
-
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=str)
-@pytest.mark.parametrize("mode", MODES)
-def test_notebook_page_shows_outputs_and_downloads(visit, mode, notebook, built_site, tmp_path):
-    """The rendered notebook shows its stored outputs; its download is a valid .ipynb of the page's code."""
-    import nbformat
-
-    v = visit(mode)
-    page = v.open(notebook.html)
-    source = nbformat.read(bs.DOCS / notebook.source, as_version=4)
-    visible = bs.normalize_space(page.locator("article").inner_text())
-    problems = [f"stored output not shown: {text[:80]!r}" for text in bs.notebook_output_texts(source)
-                if bs.normalize_space(text) not in visible]
-
-    link = page.locator("a[href$='.ipynb']").first
-    if link.count() == 0:
-        problems.append("no download link (a[href$='.ipynb']) on the notebook page")
-    else:
-        data = bs.download(page, link, tmp_path)
-        try:
-            downloaded = nbformat.reads(data.decode("utf-8"), as_version=4)
-            nbformat.validate(downloaded)
-        except Exception as error:  # any parse or schema error is the finding
-            problems.append(f"download is not a valid notebook: {error}")
-        else:
-            problems += bs.compare_notebook_to_page(downloaded, notebook)
-    _fail_with(problems + v.traffic.problems(), f"{mode} {notebook.html}")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -352,3 +304,40 @@ def test_checker_sees_invisible_diagram_and_raw_tex(tampered_visit, analysis_pag
     assert not re.search(r"selftest-black\) not visible in light", problems), problems
     assert "selftest-visible" not in problems, problems
     assert "raw TeX" in problems and "\\frac" in problems, problems
+
+
+def test_checker_reports_wrong_copy_and_missing_tooltip(visit, clipboard, analysis_page):
+    """A block whose rendered code is not its snippet section, and a glossary term without tooltip, are reported."""
+    terms = bs.glossary()
+    assert terms, "includes/abbreviations.md defines no glossary term"
+    term = next(iter(terms))
+    site_page = next(p for p in COPY_PAGES if p.source == SOFTMAX_PAGE) if any(
+        p.source == SOFTMAX_PAGE for p in COPY_PAGES) else COPY_PAGES[0]
+    v = visit("served")
+    page = v.open(site_page.html)
+    page.evaluate("""(term) => {
+      const code = document.querySelector("article .language-python.highlight code");
+      code.prepend("x = 1  # not in the snippet\\n");
+      const p = document.createElement("p");
+      p.textContent = "A sentence with " + term + " in it.";
+      document.querySelector("article.md-content__inner").append(p);
+    }""", term)
+    copy_problems = bs.check_copy_buttons(page, clipboard, site_page)
+    assert any("x = 1  # not in the snippet" in p for p in copy_problems), copy_problems
+    assert len(copy_problems) == 1, copy_problems  # the other blocks still copy their sections
+    text_problems = bs.inspect_page(page, analysis_page, site_page, terms, None)
+    assert f"glossary term {term!r} shown without tooltip: 'A sentence with {term} in it.'" in text_problems, text_problems
+
+
+def test_notebook_comparison_reports_a_changed_cell():
+    """A notebook whose code cell differs from the page's block is reported; the stored one is not."""
+    import nbformat
+
+    notebook_page = next(p for p in MARKDOWN_PAGES if bs.notebook_of(p))
+    markdown = bs.DOCS / notebook_page.source
+    notebook = nbformat.read(bs.DOCS / bs.notebook_of(notebook_page), as_version=4)
+    assert bs.compare_notebook_to_page(notebook, markdown) == []
+    cell = next(c for c in notebook.cells if c.cell_type == "code")
+    cell.source += "\nprint('changed')"
+    problems = bs.compare_notebook_to_page(notebook, markdown)
+    assert len(problems) == 1 and "differs from block 1" in problems[0], problems

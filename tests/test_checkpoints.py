@@ -95,7 +95,7 @@ def test_every_checkpoint_the_pages_load_is_in_the_lock():
 @pytest.mark.parametrize("entry, message", [
     ({"revision": REV, "files": ["pytorch_model.bin"]}, "never pickle"),
     ({"revision": "714eb0f", "files": ["config.json"]}, "full 40-hex commit"),
-])
+], ids=["pickle", "short-revision"])
 def test_lock_refuses_pickle_files_and_short_revisions(tmp_path, entry, message):
     (tmp_path / "checkpoints.lock").write_text(json.dumps({"checkpoints": {NAME: entry}}))
     with pytest.raises(LockError, match=message):
@@ -131,8 +131,10 @@ def test_view_serves_huggingface_hub_offline(tmp_path):
     cache = tmp_path / "cache"
     cache_checkpoint(cache, NAME, REV, FILES)
     plan = resolver(fake_repo(tmp_path), cache).plan([f'AutoModel.from_pretrained("{ALIAS}", revision="{REV[:7]}")'])
-    code = ("import sys; from harness.checkpoints import apply_env; apply_env(dict(a.split('=', 1) for a in sys.argv[1:]));"
-            f"from huggingface_hub import hf_hub_download; print(hf_hub_download('{ALIAS}', 'config.json', revision='{REV[:7]}'))")
+    # huggingface_hub is imported first, as in a forked page child: apply_env must reach its constants.
+    code = ("import sys; from huggingface_hub import hf_hub_download; from harness.checkpoints import apply_env; "
+            "apply_env(dict(a.split('=', 1) for a in sys.argv[1:])); "
+            f"print(hf_hub_download('{ALIAS}', 'config.json', revision='{REV[:7]}'))")
     env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_CACHE=str(tmp_path / "elsewhere"))
     proc = subprocess.run([sys.executable, "-c", code, *(f"{k}={v}" for k, v in plan.env.items())],
                           env=env, capture_output=True, text=True, timeout=60)
@@ -150,10 +152,12 @@ def test_checkpoint_outside_the_lock_but_cached_is_real_at_its_cached_revision(t
 # Resolver: what is wrong is said once, by name, with what to run.
 
 def test_unknown_checkpoint_is_an_error_never_a_stand_in(tmp_path):
-    plan = resolver(fake_repo(tmp_path), tmp_path / "cache").plan(['a = AutoModel.from_pretrained("nobody/nothing")'] * 2)
+    session = resolver(fake_repo(tmp_path), tmp_path / "cache")
+    plan = session.plan(['a = AutoModel.from_pretrained("nobody/nothing")'] * 2)
     assert plan.error.count("nobody/nothing") == 1
     assert "checkpoints.lock" in plan.error and "python -m harness fetch" in plan.error
     assert plan.uses == [[], []]
+    assert [line for line in session.summary() if "nobody/nothing" in line] == [plan.error]
 
 
 def test_require_models_turns_a_missing_checkpoint_into_an_error_within_a_second(tmp_path):
@@ -180,7 +184,7 @@ def test_cache_with_another_revision_is_an_error_not_a_stand_in(tmp_path):
     (lambda body: body[: len(body) - 10], "truncated"),
     (lambda body: b"\x01\x00", "truncated"),
     (lambda body: body[:8] + b"{nope" + body[13:], "unreadable header"),
-])
+], ids=["cut-short", "no-header", "bad-header"])
 def test_corrupt_cached_weights_are_an_error_not_a_stand_in(tmp_path, damage, words):
     cache = tmp_path / "cache"
     cache_checkpoint(cache, NAME, REV, dict(FILES, **{"model.safetensors": damage(FILES["model.safetensors"])}))

@@ -170,8 +170,10 @@ def test_snippet_includes_are_expanded_as_the_site_does(repo):
 def test_a_failing_include_traceback_names_the_include_line(repo):
     repo.write("snippets/bad.py", """
         # --8<-- [start:boom]
-        value = 1
-        raise ValueError("from the snippet")
+        values = [
+            1,
+        ]
+        raise ValueError(f"from the snippet {values}")
         # --8<-- [end:boom]
     """)
     repo.write("docs/page.md", """
@@ -183,4 +185,4 @@ def test_a_failing_include_traceback_names_the_include_line(repo):
     """)
     result = repo.run("docs")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(['*File "docs/page.md", line 4, in <module>*', "*ValueError: from the snippet*"])
+    result.stdout.fnmatch_lines(['*File "docs/page.md", line 4, in <module>*', "*ValueError: from the snippet [[]1[]]*"])

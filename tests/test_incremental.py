@@ -145,3 +145,101 @@ def test_no_cache_means_nothing_verified_earlier():
     record.record("docs/a.md", "f1", "when")
     record.save()
     assert VerifiedRecord.load(None).pages == {}
+
+
+# --- `--changed-only` in real pytest runs over a temporary repo ------------------------------------------
+
+from harness_testing import repo, summary  # noqa: E402,F401  (fixture)
+
+SUM = """\
+```python
+x = 2 + 3
+print(x)
+```
+
+```text title="Output"
+5
+```
+"""
+
+GREETING = """\
+```python
+print("hello")
+```
+
+```text title="Output"
+hello
+```
+"""
+
+EARLIER = "*verified earlier on 20??-??-??T??:??Z (unchanged)*"
+
+
+@pytest.fixture
+def pages(repo):
+    """Two passing pages in a repo whose pytest keeps its cache (the record lives there)."""
+    (repo.root / "pytest.ini").write_text("[pytest]\naddopts = -p harness.plugin\n")
+    repo.write("docs/sum.md", SUM)
+    repo.write("docs/greeting.md", GREETING)
+    return repo
+
+
+def test_unchanged_pages_are_verified_earlier_never_freshly(pages):
+    pages.run("docs").assert_outcomes(passed=2)
+    again = pages.run("docs", "--changed-only")
+    again.assert_outcomes(skipped=2)
+    again.stdout.fnmatch_lines([EARLIER])
+    assert summary(again).startswith("blocks: 0 verified")
+    assert "2 verified earlier" in summary(again)
+
+
+def test_without_the_option_every_page_runs(pages):
+    pages.run("docs").assert_outcomes(passed=2)
+    pages.run("docs").assert_outcomes(passed=2)
+
+
+def test_editing_code_or_output_reruns_only_that_page(pages):
+    pages.run("docs").assert_outcomes(passed=2)
+    # Same output, different code: the page must be run again to know.
+    pages.write("docs/sum.md", SUM.replace("2 + 3", "1 + 4"))
+    pages.run("docs", "--changed-only").assert_outcomes(passed=1, skipped=1)
+    pages.write("docs/greeting.md", GREETING.replace("hello\n```", "hullo\n```"))
+    changed = pages.run("docs", "--changed-only")
+    changed.assert_outcomes(failed=1, skipped=1)
+    changed.stdout.fnmatch_lines([EARLIER])
+
+
+def test_a_failed_page_is_always_rerun(pages):
+    pages.write("docs/greeting.md", GREETING.replace("hello\n```", "hullo\n```"))
+    pages.run("docs").assert_outcomes(passed=1, failed=1)
+    for _ in range(2):
+        pages.run("docs", "--changed-only").assert_outcomes(failed=1, skipped=1)
+    pages.write("docs/greeting.md", GREETING)  # fixed: verified once, then trusted
+    pages.run("docs", "--changed-only").assert_outcomes(passed=1, skipped=1)
+    pages.run("docs", "--changed-only").assert_outcomes(skipped=2)
+
+
+def test_a_page_that_passed_then_failed_is_forgotten(pages):
+    pages.run("docs").assert_outcomes(passed=2)
+    pages.write("docs/greeting.md", GREETING.replace("hello\n```", "hullo\n```"))
+    pages.run("docs").assert_outcomes(passed=1, failed=1)
+    # Back to the text that once passed: its old record must not be trusted after the failure in between.
+    pages.write("docs/greeting.md", GREETING)
+    pages.run("docs", "--changed-only").assert_outcomes(passed=1, skipped=1)
+
+
+@pytest.mark.parametrize("garbage", [b"\x00\xffgarbage", b'{"format": 1, "pages": {"docs/sum.md": 3}}'])
+def test_a_corrupt_record_means_a_full_run(pages, garbage):
+    pages.run("docs").assert_outcomes(passed=2)
+    record = pages.root / ".pytest_cache" / "v" / CACHE_KEY
+    assert record.is_file()
+    record.write_bytes(garbage)
+    pages.run("docs", "--changed-only").assert_outcomes(passed=2)
+    pages.run("docs", "--changed-only").assert_outcomes(skipped=2)  # and the record is whole again
+
+
+def test_the_report_says_verified_earlier_with_the_date(pages):
+    pages.run("docs").assert_outcomes(passed=2)
+    report = pages.report("docs", "--changed-only")
+    assert [block["status"] for block in report["blocks"]] == ["verified earlier", "verified earlier"]
+    assert all(block["reason"].startswith("verified earlier on ") for block in report["blocks"])

@@ -273,6 +273,7 @@ def test_bom_page(repo):
     ('<!--pytest-codeblocks:frobnicate-->\n```python\nx\n```\n',
      "docs/page.md:1: unknown marker pytest-codeblocks:frobnicate"),
     ('<!-- pytest.mark.skip(reason="x")\n```python\nx\n```\n', "docs/page.md:1: malformed marker comment"),
+    ('<!-- pytest.mark.skip(reason="x") --> and more\n```python\nx\n```\n', "docs/page.md:1: malformed marker"),
     ('<!-- pytest.mark.tolerance(abs="big") -->\n```python\nx\n```\n', "docs/page.md:1: tolerance abs must be"),
     ('<!-- pytest.mark.tolerance(0.1) -->\n```python\nx\n```\n', "docs/page.md:1: pytest.mark.tolerance takes"),
     ('<!-- pytest.mark.skip(reason="x") -->\nText.\n```python\nx\n```\n',
@@ -288,10 +289,20 @@ def test_bom_page(repo):
     ('```python\n--8<-- "snippets/nope.py"\n```\n', "docs/page.md:2: Snippet at path 'snippets/nope.py' could"),
     ('text\n\n```python\n--8<-- "snippets/page.py:nope"\n```\n', "docs/page.md:4: Snippet section 'nope'"),
     ("---\ntolerance: [1\n---\nx\n", "docs/page.md:3: front matter is not valid YAML"),
-    ("---\ntolerance: {absolute: 1}\n---\nx\n", "docs/page.md:1: tolerance must give abs and/or rel"),
+    ("---\ntolerance: {absolute: 1}\n---\nx\n", "docs/page.md:1: front matter: tolerance must give abs and/or rel"),
 ])
 def test_page_errors_name_page_and_line(repo, text, expected):
     assert error_of(repo, text).startswith(expected)
+
+
+def test_comments_that_are_not_markers_are_prose(repo):
+    page = parse(repo, '<!-- TODO: explain pytest.mark.skip here -->\n```python\nx = 1\n```\n')
+    assert page.blocks[0].skip_reason is None
+
+
+@pytest.mark.parametrize("text", ["", "---\ntitle: only front matter\n---\n", "\n\n"])
+def test_pages_without_blocks(repo, text):
+    assert parse(repo, text).blocks == []
 
 
 def test_not_utf8(repo):

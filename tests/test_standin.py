@@ -79,6 +79,7 @@ def test_stand_in_files_are_complete_and_config_is_the_facts_verbatim():
     assert (built / "vocab.txt").read_bytes() == standin.vocab_path(facts).read_bytes()
 
 
+@pytest.mark.slow
 def test_stand_in_weights_repeat_from_the_seed(tmp_path):
     facts_path = Lock.load(REPO).checkpoints[CANONICAL].standin
     fresh = tmp_path / "fresh"

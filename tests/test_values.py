@@ -1,7 +1,6 @@
 """harness.values: printed output as tokens, with kinds, values, written precision and position."""
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
@@ -51,7 +50,7 @@ def test_paths_of_a_batch_encoding():
             " 'attention_mask': tensor([[1, 1, 1],\n        [1, 1, 0]])}")
     numbers = [t for t in tokenize(text) if t.kind == "number"]
     assert numbers[4].path == "input_ids[1][1]" and numbers[4].value == 2023
-    assert numbers[-1].path == "attention_mask[1][2]" and numbers[-1].line == 2
+    assert numbers[-1].path == "attention_mask[1][2]" and numbers[-1].line == 3
 
 
 def test_paths_of_model_outputs_and_pipeline_results():
@@ -77,6 +76,7 @@ def test_normalize_addresses_and_temporary_paths():
             "config.json and '/var/folders/xy/T/tmpab12/model.safetensors'")
     assert normalize(text) == ("<torch.utils.data.DataLoader object at 0xADDRESS> saved to <tmp> and '<tmp>'")
     assert normalize("0x1f and 0x10") == "0x1f and 0x10"  # short hex literals are values, not addresses
+    assert normalize("/tmpfile /data/tmp/x /tmp") == "/tmpfile /data/tmp/x <tmp>"
 
 
 @given(st.lists(st.sampled_from(["tensor", "(", "[", "1.5", "-2", "'a'", ",", "]", ")", "x.y", "=", "1e-05"]),
@@ -92,10 +92,10 @@ def test_tokenizing_megabytes_is_linear():
     chunk = "tensor([[-1.5607,  1.6123],\n        [ 4.1692, -3.3464]], grad_fn=<AddmmBackward0>)\n"
     small, large = chunk * 2_000, chunk * 20_000
     start = time.perf_counter()
-    assert len(tokenize(small)) == 2_000 * 23
+    assert len(tokenize(small)) == 2_000 * 22
     small_time = time.perf_counter() - start
     start = time.perf_counter()
-    assert len(tokenize(large)) == 20_000 * 23
+    assert len(tokenize(large)) == 20_000 * 22
     assert time.perf_counter() - start < 30 * small_time + 0.5  # ten times the text, not a hundred times the time
 
 
@@ -104,4 +104,3 @@ def test_no_catastrophic_regex_on_odd_input():
     start = time.perf_counter()
     tokenize(text)
     assert time.perf_counter() - start < 5
-    assert re.compile("x")  # keep the import honest for readers of the test

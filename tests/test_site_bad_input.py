@@ -1,0 +1,122 @@
+"""Damaged pages fail the strict build with a message naming the file; a failed build leaves no site behind."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, run_mkdocs_build
+
+# The site's sources. harness/ too: the probability chart hook reads Output blocks with the harness parser.
+SOURCES = ("mkdocs.yml", "docs", "snippets", "includes", "hooks", "overrides", "harness")
+
+
+@pytest.fixture
+def repo_copy(tmp_path) -> Path:
+    """The site's sources in a scratch folder (no .venv), to damage freely."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in SOURCES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, root / name)
+    return root
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{path}: {old!r} not found; the test needs updating"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def failed_build(root: Path):
+    build = run_mkdocs_build(root / "site", root / "mkdocs.yml")
+    assert build.returncode != 0, "the strict build passed on a damaged page"
+    return build
+
+
+def test_the_undamaged_copy_builds(repo_copy):
+    # Without this, the failures below could come from the copy, not from the damage.
+    assert run_mkdocs_build(repo_copy / "site", repo_copy / "mkdocs.yml").returncode == 0
+
+
+def test_missing_snippet_file(repo_copy):
+    edit(repo_copy / "docs/using-transformers/tokenizer.md",
+         "snippets/using-transformers/tokenizer.py:decode", "snippets/using-transformers/no-such-file.py:decode")
+    log = failed_build(repo_copy).log
+    assert "using-transformers/tokenizer.md" in log
+    assert "snippets/using-transformers/no-such-file.py" in log
+
+
+def test_missing_snippet_section(repo_copy):
+    edit(repo_copy / "docs/using-transformers/tokenizer.md",
+         "snippets/using-transformers/tokenizer.py:decode", "snippets/using-transformers/tokenizer.py:no-such-section")
+    log = failed_build(repo_copy).log
+    assert "Error reading page 'using-transformers/tokenizer.md'" in log
+    assert "no-such-section" in log
+
+
+def test_section_removed_from_the_snippet_file(repo_copy):
+    edit(repo_copy / "snippets/using-transformers/model.py", "# --8<-- [start:access]\n", "")
+    edit(repo_copy / "snippets/using-transformers/model.py", "# --8<-- [end:access]\n", "")
+    log = failed_build(repo_copy).log
+    assert "using-transformers/model.md" in log and "access" in log
+
+
+def test_broken_link(repo_copy):
+    edit(repo_copy / "docs/using-transformers/model.md", "[model heads](model-heads.md)",
+         "[model heads](model-head.md)")
+    log = failed_build(repo_copy).log
+    assert "Doc file 'using-transformers/model.md' contains a link 'model-head.md'" in log
+
+
+def test_broken_anchor(repo_copy):
+    edit(repo_copy / "docs/glossary.md", "transformer-models/index.md#two-ways-to-learn-from-raw-text",
+         "transformer-models/index.md#no-such-heading")
+    log = failed_build(repo_copy).log
+    assert "Doc file 'glossary.md'" in log and "#no-such-heading" in log
+
+
+def test_page_missing_from_the_nav(repo_copy):
+    (repo_copy / "docs/orphan.md").write_text("# Orphan\n\nIn no navigation.\n", encoding="utf-8")
+    log = failed_build(repo_copy).log
+    assert "orphan.md" in log and "nav" in log
+
+
+def test_probability_chart_refuses_an_output_that_is_no_distribution(repo_copy):
+    edit(repo_copy / "docs/using-transformers/post-processing.md", "[9.9946e-01, 5.4418e-04]", "[9.9946e-01, 5.4418e-01]")
+    log = failed_build(repo_copy).log
+    assert "docs/using-transformers/post-processing.md:" in log and "not a probability distribution" in log
+
+
+def test_probability_chart_needs_an_output_above_it(repo_copy):
+    edit(repo_copy / "docs/using-transformers/post-processing.md", "<!-- probability-chart",
+         "Prose in between.\n\n<!-- probability-chart")
+    log = failed_build(repo_copy).log
+    assert "docs/using-transformers/post-processing.md:" in log and "must follow an Output block" in log
+
+
+def test_failed_build_leaves_no_site_that_looks_complete(repo_copy):
+    """`make build` builds into SITE_DIR.partial and moves it into place only on success."""
+    site = repo_copy / "site"
+    venv = REPO / ".venv"
+    make = ["make", "--no-print-directory", "-f", str(REPO / "Makefile"), f"VENV={venv}",
+            "-o", f"{venv}/.site-installed", f"SITE_DIR={site}", "build"]
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    assert subprocess.run(make, cwd=repo_copy, env=env, capture_output=True, timeout=600).returncode == 0
+    assert (site / "index.html").is_file()
+    (site / "index.html").unlink()  # mark the good build, to see that a failed one does not replace it
+    (repo_copy / "docs/orphan.md").write_text("# Orphan\n", encoding="utf-8")
+    result = subprocess.run(make, cwd=repo_copy, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0
+    assert "Strict build failed" in result.stderr
+    assert not (repo_copy / "site.partial").exists()
+    assert not (site / "index.html").exists()  # the previous site, untouched; no half-built one in its place
+    # Plain `mkdocs build --strict` is what needs the wrapper: it leaves a complete-looking site.
+    direct = run_mkdocs_build(repo_copy / "direct", repo_copy / "mkdocs.yml")
+    assert direct.returncode != 0 and (repo_copy / "direct" / "index.html").is_file()
