@@ -66,5 +66,4 @@ def _guard(measure) -> dict:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE.parent))
     sys.exit(main())

@@ -23,11 +23,14 @@ markdown_extensions:
       check_paths: true
 """
 
-# The same pytest configuration as the project: the harness is active for any path of the repo.
-PYPROJECT = """\
-[tool.pytest.ini_options]
-addopts = "-p harness.plugin"
-"""
+
+
+def pytest_config(repo: Path = REPO) -> str:
+    """The project's own pytest options (the harness plugin and whatever else it turns on or off)."""
+    import tomllib
+
+    addopts = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
+    return f"[tool.pytest.ini_options]\naddopts = {json.dumps(addopts)}\n"  # a JSON string is a TOML string
 
 
 def base_env() -> dict[str, str]:
@@ -63,7 +66,7 @@ def init_repo(root: Path) -> None:
     """Write the repo's configuration (mkdocs.yml for snippet settings, pytest config)."""
     (root / "docs").mkdir(parents=True, exist_ok=True)
     (root / "mkdocs.yml").write_text(MKDOCS_YML)
-    (root / "pyproject.toml").write_text(PYPROJECT)
+    (root / "pyproject.toml").write_text(pytest_config())
 
 
 def documented_template(root: Path, template: Path = TEMPLATE) -> str:

@@ -142,11 +142,19 @@ class Incremental:
     PROPERTY = "harness-page"  # user property carrying a page's fingerprint from worker to controller
 
     def __init__(self, config: Any):
+        self.config = config
         self.enabled = bool(getattr(config.option, "changed_only", False))
-        self.record = VerifiedRecord.load(getattr(config, "cache", None))
         self.versions = stack_versions()
+        self._record: VerifiedRecord | None = None
         # page key → {"fingerprint", "blocks": count, "statuses": [...]}, from the test reports.
         self.seen: dict[str, dict] = {}
+
+    @property
+    def record(self) -> VerifiedRecord:
+        """The record, read on first use: config.cache exists only once pytest's cacheprovider is configured."""
+        if self._record is None:
+            self._record = VerifiedRecord.load(getattr(self.config, "cache", None))
+        return self._record
 
     def check(self, page: Any, plan: Any) -> tuple[str, str | None]:
         """The page's fingerprint, and when it was verified with it if --changed-only may skip it."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import report, rewrite
+from harness import incremental, report, rewrite
 from harness.checkpoints import PagePlan
 from harness.page import Block, PageError, parse_page
 from harness.runner import import_specs
@@ -31,9 +31,11 @@ class Harness:
         self.config = config
         self.site = Site.load(config.rootpath)
         self.tally = report.Tally()
+        self.incremental = incremental.Incremental(config)
         self.rewrites: list[rewrite.Rewrite] = []
         self.imports: list[str] = []
         self.messages: list[str] = []
+        self.unreadable: set[str] = set()
         self._resolver = None
         self._work_dir: str | None = None
 
@@ -58,15 +60,23 @@ class Harness:
         pages = {item.parent for item in items if isinstance(item, BlockItem)}
         self.imports = import_specs(b.code for page in pages for b in page.page.blocks)
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        # A page that cannot be read is a collection error; on xdist the controller sees the workers' reports.
+        if report.failed and report.nodeid.endswith(".md") and report.nodeid not in self.unreadable:
+            self.unreadable.add(report.nodeid)
+            message = report.longreprtext.removeprefix("cannot read the page: ")
+            where, _, _ = message.partition(": ")
+            line = where.rpartition(":")[2]
+            self.tally.errors.append({"page": report.nodeid, "line": int(line) if line.isdigit() else None,
+                                      "message": message})
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # Runs on the xdist controller too, with the workers' reports: the tally is complete there.
-        for key, value in report.user_properties:
-            if key == "harness-page-error" and report.when == "call":
-                self.tally.errors.append(value)
         record = _harness_record(report)
         if record is None or report.when != "call":
             return
         self.tally.add(record)
+        self.incremental.observe(report.user_properties)
         self.rewrites += [rewrite.Rewrite(**value) for key, value in report.user_properties
                           if key == "harness-rewrite"]
 
@@ -86,6 +96,7 @@ class Harness:
                     status = notebooks.main(["--root", str(self.site.repo_root)])
                 written = said.getvalue().count("wrote ")
                 self.messages.append(f"notebooks regenerated from the pages: {written} written (exit status {status})")
+        self.incremental.finish()
         if self.config.option.verification_report:
             path = self.config.invocation_params.dir / self.config.option.verification_report
             self.tally.write(path, self.site.repo_root)
@@ -107,6 +118,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="fail a block that runs longer than this (default 600); its page stops there")
     group.addoption("--require-models", action="store_true",
                     help="fail pages whose checkpoints are not cached, instead of running them with stand-ins")
+    group.addoption("--changed-only", action="store_true",
+                    help="re-verify only pages changed since they last passed; the others are 'verified earlier'")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -114,6 +127,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # A page's blocks share one namespace: xdist must keep all items of a file on one worker.
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadfile"
+    # A page that cannot be read is a collection error, and the other pages still run.
+    config.option.continue_on_collection_errors = True
     config.stash[STATE] = Harness(config)
     config.pluginmanager.register(config.stash[STATE], "harness-session")
 
@@ -143,15 +158,19 @@ class MarkdownPage(pytest.File):
         try:
             self.page = parse_page(self.path, harness.site)
         except PageError as error:
-            # An erroring item, not a collection error: pytest would stop the whole run on the latter.
-            yield PageErrorItem.from_parent(self, name=f"line {error.line}", error=error)
-            return
+            raise PageUnreadable(error) from None
         names: set[str] = set()
         for block in self.page.blocks:
             name = f"line {block.line}"
             name = name if name not in names else f"{name} (block {block.index + 1})"
             names.add(name)
             yield BlockItem.from_parent(self, name=name, block=block)
+
+    def repr_failure(self, excinfo, style=None):
+        # The page's own message (page and line), not the harness's traceback.
+        if isinstance(excinfo.value, PageUnreadable):
+            return f"cannot read the page: {excinfo.value.error}"
+        return super().repr_failure(excinfo, style)
 
     def verdict(self, index: int) -> Verdict:
         """The verdict of block `index`; the first call runs the page up to its last selected block."""
@@ -164,29 +183,23 @@ class MarkdownPage(pytest.File):
             except Exception as error:  # a malformed lock file fails the page, with the resolver's words
                 plan = PagePlan(uses=[[] for _ in self.page.blocks], error=f"{type(error).__name__}: {error}")
             self.plan = plan
+            self.fingerprint, earlier = harness.incremental.check(self.page, plan)
+            if earlier:
+                reason = incremental.skip_reason(earlier)
+                self.verdicts = {block.index: Verdict(incremental.STATUS, reason) for block in self.page.blocks}
+                return self.verdicts[index]
             self.verdicts = verify_page(self.page, plan, max(selected, default=index), harness.site.repo_root,
                                         self.config.option.update_outputs, self.config.option.block_timeout,
                                         harness.imports)
         return self.verdicts.get(index) or Verdict("not run", "not run: the page stopped before this block")
 
 
-class PageErrorItem(pytest.Item):
-    """A page that cannot be read: one failing item with the page's own message; the other pages still run."""
+class PageUnreadable(Exception):
+    """A page that page.py rejects: a collection error naming the page and line."""
 
-    def __init__(self, *, error: PageError, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, error: PageError):
+        super().__init__(str(error))
         self.error = error
-
-    def runtest(self) -> None:
-        self.user_properties.append(("harness-page-error", {"page": self.parent.nodeid, "line": self.error.line,
-                                                            "message": str(self.error)}))
-        raise BlockFailed(f"cannot read the page: {self.error}")
-
-    def repr_failure(self, excinfo, style=None):
-        return str(excinfo.value) if isinstance(excinfo.value, BlockFailed) else super().repr_failure(excinfo)
-
-    def reportinfo(self):
-        return self.path, self.error.line - 1, f"page {self.error}"
 
 
 class BlockFailed(Exception):
@@ -209,11 +222,13 @@ class BlockItem(pytest.Item):
             "status": verdict.status, "reason": verdict.reason, "duration": round(verdict.duration, 4),
             "checkpoints": [{"name": u.name, "revision": u.revision, "weights": u.weights} for u in uses],
         }))
+        self.user_properties.append(self.config.stash[STATE].incremental.page_property(self.parent.page,
+                                                                                     self.parent.fingerprint))
         if verdict.rewrite:
             self.user_properties.append(("harness-rewrite", verdict.rewrite))
         if verdict.status == "failed":
             raise BlockFailed(verdict.details)
-        if verdict.status in ("skipped", "not run"):
+        if verdict.status in ("skipped", "not run", incremental.STATUS):
             # Reported at the block's page and line, not at this line of the harness.
             raise pytest.skip.Exception(verdict.reason, _use_item_location=True)
 

@@ -34,6 +34,8 @@ class Tally:
         """`blocks: N verified, N structural, N unchecked, N skipped, N failed, N not run`."""
         counts = self.counts()
         line = "blocks: " + ", ".join(f"{counts.get(verdict, 0)} {verdict}" for verdict in VERDICTS)
+        if counts.get("verified earlier"):  # --changed-only: pages not re-run, never counted as verified
+            line += f", {counts['verified earlier']} verified earlier"
         return line + (f"; {len(self.errors)} page(s) could not be read" if self.errors else "")
 
     def write(self, path: Path, repo_root: Path) -> None:

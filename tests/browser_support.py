@@ -98,29 +98,25 @@ def built_pages(site_dir: Path) -> set[str]:
 # Snippets: the code a page includes, cut from the snippet file the way pymdownx.snippets cuts it.
 
 INCLUDE = re.compile(r'^\s*-{1,}8<-{1,}\s+"(?P<file>[^":]+\.py):(?P<section>[\w.-]+)"\s*$')
-FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 
 
 @dataclass
-class IncludedBlock:
-    """A fenced Python block of a page built from named snippet sections (in page order)."""
+class SourceBlock:
+    """A Python block as the page's source writes it: literal lines and `--8<--` section includes, in order."""
 
-    line: int
-    sections: list[tuple[str, str]] = field(default_factory=list)  # (snippet file, section name)
+    line: int  # 1-based page line of the opening fence
+    parts: list[str | tuple[str, str]] = field(default_factory=list)  # a literal line, or (snippet file, section)
+
+    @property
+    def sections(self) -> list[tuple[str, str]]:
+        """The snippet sections the block includes."""
+        return [part for part in self.parts if isinstance(part, tuple)]
 
     def code(self) -> str:
-        """The code the reader sees: the sections' lines joined, dedented as superfences does."""
-        lines: list[str] = []
-        for file, name in self.sections:
-            lines += snippet_section(REPO / file, name).splitlines()
-        return dedent_lines(lines)
-
-
-def dedent_lines(lines: list[str]) -> str:
-    """Join lines after removing their common leading whitespace (blank lines ignored)."""
-    indents = [len(l) - len(l.lstrip()) for l in lines if l.strip()]
-    cut = min(indents, default=0)
-    return "\n".join(l[cut:] for l in lines)
+        """The code the reader should see and copy, read from the snippet files themselves."""
+        # pymdownx.snippets keeps a section's own indentation (dedent_subsections is off): so do we.
+        return "\n".join(snippet_section(REPO / part[0], part[1]) if isinstance(part, tuple) else part
+                         for part in self.parts)
 
 
 def snippet_section(path: Path, name: str) -> str:
@@ -133,26 +129,24 @@ def snippet_section(path: Path, name: str) -> str:
     ends = [i for i, l in enumerate(lines) if end.match(l)]
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
         raise ValueError(f"{path.relative_to(REPO)}: section {name!r} needs one start and one end marker")
-    # Nested sections' markers are not part of the code (pymdownx.snippets drops them too).
+    # Markers of other sections inside this one are not code (pymdownx.snippets skips them too).
     return "\n".join(l for l in lines[starts[0] + 1 : ends[0]] if not marker.match(l))
 
 
-def included_blocks(page_md: Path) -> list[IncludedBlock]:
-    """The page's Python fences that include snippet sections, in page order."""
-    blocks: list[IncludedBlock] = []
-    open_fence: tuple[str, str] | None = None  # (fence chars, language)
-    for number, line in enumerate(page_md.read_text(encoding="utf-8").splitlines(), start=1):
-        match = FENCE.match(line)
-        if open_fence is None and match:
-            language = match["info"].split()[0].lstrip(".").lower() if match["info"].strip() else ""
-            open_fence = (match["fence"], language)
-            if language in ("python", "py", "python3"):
-                blocks.append(IncludedBlock(number))
-        elif open_fence is not None and match and match["fence"].startswith(open_fence[0]) and not match["info"].strip():
-            open_fence = None
-        elif open_fence is not None and open_fence[1] in ("python", "py", "python3") and (inc := INCLUDE.match(line)):
-            blocks[-1].sections.append((inc["file"], inc["section"]))
-    return [b for b in blocks if b.sections]
+def python_blocks(page_md: Path) -> list[SourceBlock]:
+    """The page's Python blocks in page order (set-up blocks included), located by the harness's parser."""
+    from harness.page import parse_page
+
+    page = parse_page(page_md)
+    blocks = []
+    for block in page.blocks:
+        source = SourceBlock(block.line)
+        # The lines between the fences as written; superfences removes the fence's own indentation.
+        for line in page.lines[block.line : block.end_line - 1]:
+            include = INCLUDE.match(line)
+            source.parts.append((include["file"], include["section"]) if include else line[len(block.indent):])
+        blocks.append(source)
+    return blocks
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -177,10 +171,10 @@ def glossary(path: Path = REPO / "includes" / "abbreviations.md") -> dict[str, s
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files from the site dir; records paths instead of printing them."""
+    """Static files from the site dir, without a log line per request in the test output."""
 
     def log_message(self, format, *args):  # noqa: A002 (the base class names it so)
-        self.server.paths.append(self.path)
+        pass
 
 
 class LoopbackServer:
@@ -189,7 +183,6 @@ class LoopbackServer:
     def __init__(self, root: Path):
         handler = functools.partial(_QuietHandler, directory=str(root))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.paths = []
         self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -297,24 +290,24 @@ WAIT_RENDERED_JS = """async () => {
   return !document.querySelector("pre.mermaid");
 }"""
 
-# Diagrams: Mermaid containers (Material renders them into a closed shadow root), images, and inline SVGs
-# big enough not to be icons. Code blocks, buttons and icon wrappers are not diagrams.
+# Diagrams: Mermaid containers (Material renders them into a closed shadow root), images, inline SVGs big
+# enough not to be icons, and whatever the page declares a figure or an image (role="figure"/"img"), such as
+# the probability chart. Outermost only: a figure's own SVG is measured with it. Buttons and icons are not.
 DIAGRAMS_JS = """() => {
   const article = document.querySelector("article.md-content__inner") || document.body;
   const icon = "button, .twemoji, .md-clipboard, .headerlink, .md-source-file, .md-content__button, .md-annotation, label, .md-nav";
+  const selector = "div.mermaid, pre.mermaid, img, svg, [role=figure], [role=img]";
   const found = [];
-  for (const el of article.querySelectorAll("div.mermaid, pre.mermaid, img, svg")) {
-    if (el.closest(icon)) continue;
-    if (el.tagName.toLowerCase() === "svg" && el.parentElement && el.parentElement.closest("svg")) continue;
+  for (const el of article.querySelectorAll(selector)) {
+    if (el.closest(icon) || (el.parentElement && el.parentElement.closest(selector))) continue;
+    const tag = el.tagName.toLowerCase();
     const box = el.getBoundingClientRect();
-    const declared = el.tagName.toLowerCase() === "svg" ? (el.width.baseVal.value || box.width) : box.width;
-    if (el.tagName.toLowerCase() === "svg" && box.width < 48 && box.height < 48) continue;  // an icon
-    const closedDetails = el.closest("details:not([open])");
+    if (tag !== "img" && box.width < 48 && box.height < 48) continue;  // an icon
     found.push({
-      index: found.length, tag: el.tagName.toLowerCase(), cls: el.getAttribute("class") || "",
+      index: found.length, tag, cls: el.getAttribute("class") || "",
       src: el.getAttribute("src") || "", alt: el.getAttribute("alt") || el.getAttribute("aria-label") || "",
-      width: box.width, height: box.height, inClosedDetails: !!closedDetails,
-      complete: el.tagName.toLowerCase() === "img" ? (el.complete && el.naturalWidth > 0) : true,
+      width: box.width, height: box.height,
+      complete: tag === "img" ? (el.complete && el.naturalWidth > 0) : true,
     });
     el.setAttribute("data-browser-test-diagram", String(found.length - 1));
   }
@@ -424,19 +417,14 @@ def visible_enough(measure: dict) -> bool:
 # Raw TeX a reader should never see: display delimiters and backslash commands.
 RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\(?:frac|sum|exp|log|mathrm|text|cdot|left|right|begin|end|"
                      r"operatorname|sqrt|alpha|beta|sigma|theta|top|times|in|mathbf|hat)\b|\$[^$\s][^$\n]*\\[A-Za-z]+[^$\n]*\$")
-MATH_SOURCE = re.compile(r"\$\$|\\\(|\\\[|(?<![\\$])\$(?!\s)[^$\n]+?(?<!\s)\$|<math\b")
 
 
-def source_has_math(page_source: Path) -> bool:
-    """True when a Markdown page's prose (outside fences) writes math, so the built page must show some."""
-    text, inside = [], False
-    for line in page_source.read_text(encoding="utf-8").splitlines():
-        if FENCE.match(line):
-            inside = not inside
-            continue
-        if not inside:
-            text.append(re.sub(r"`[^`]*`", "", line))
-    return bool(MATH_SOURCE.search("\n".join(text)))
+def source_has_math(page_md: Path) -> bool:
+    """True when a Markdown page writes math (a `math` fence, `#!math` inline code or raw <math>)."""
+    from harness.page import parse_page
+
+    page = parse_page(page_md)
+    return any(fence.language == "math" for fence in page.fences) or "`#!math" in page.text or "<math" in page.text
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -517,6 +505,11 @@ def _check_text(page, site_page: SitePage, terms: dict[str, str], expect_softmax
     for match in RAW_TEX.finditer(prose):
         context = prose[max(0, match.start() - 30): match.end() + 30].replace("\n", " ")
         problems.append(f"raw TeX in visible text: {match.group(0)!r} in {context!r}")
+    # Math the build left as code: an unrendered `math` fence or `#!math` inline code.
+    leftovers = page.evaluate("""() => [...document.querySelectorAll("article .language-math, article code")]
+        .filter(el => el.classList.contains("language-math") || el.textContent.startsWith("#!math"))
+        .map(el => el.textContent.slice(0, 60))""")
+    problems += [f"math left as code, not rendered: {text!r}" for text in leftovers]
     formulas = page.evaluate(MATH_JS)
     for item in formulas:
         if item["hasFraction"] and not item["fractionsStack"]:
@@ -665,12 +658,12 @@ def check_notebook_download(page, site_page: SitePage, folder: Path) -> list[str
 
 def check_copy_buttons(page, clipboard_page, site_page: SitePage) -> list[str]:
     """Each Python block's copy button puts exactly its snippet section(s) on the real clipboard: valid Python."""
-    expected_blocks = included_blocks(DOCS / site_page.source)
+    expected_blocks = python_blocks(DOCS / site_page.source)
     rendered = page.locator("article .language-python.highlight, article .language-py.highlight")
     problems = []
     if rendered.count() != len(expected_blocks):
         problems.append(f"copy: {rendered.count()} Python blocks on the page, {len(expected_blocks)} in "
-                        f"docs/{site_page.source} include snippet sections")
+                        f"docs/{site_page.source}")
     for block, expected in zip(rendered.all(), expected_blocks):
         where = f"docs/{site_page.source}:{expected.line}"
         # A set-up block is collapsed: the reader opens it before copying.
@@ -682,7 +675,7 @@ def check_copy_buttons(page, clipboard_page, site_page: SitePage) -> list[str]:
         code = expected.code()
         # Material copies the block's text with trailing whitespace trimmed.
         if copied != code.rstrip():
-            problems.append(f"copy: {where}: the clipboard differs from {expected.sections}:\n"
+            problems.append(f"copy: {where}: the clipboard differs from {expected.sections or 'the fence'}:\n"
                             f"    copied:   {copied!r}\n    expected: {code.rstrip()!r}")
             continue
         try:

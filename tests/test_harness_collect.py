@@ -1,6 +1,8 @@
 """The harness finds every Python block of every page, as the site shows it, and reports bad pages clearly."""
 from __future__ import annotations
 
+import pytest
+
 from harness_testing import repo, summary  # noqa: F401  (fixture)
 
 GOOD = """
@@ -14,7 +16,8 @@ GOOD = """
 """
 
 
-def test_bad_pages_are_errors_naming_page_and_line_and_the_other_pages_still_run(repo):
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_bad_pages_are_collection_errors_naming_page_and_line_and_the_other_pages_still_run(repo, workers):
     repo.write("docs/good.md", GOOD)
     repo.write("docs/unterminated.md", """
         Intro
@@ -41,8 +44,9 @@ def test_bad_pages_are_errors_naming_page_and_line_and_the_other_pages_still_run
         --8<-- "snippets/nowhere.py:section"
         ```
     """)
-    result = repo.run("docs")
-    result.assert_outcomes(passed=1, failed=4)
+    result = repo.run("docs", *workers)
+    result.assert_outcomes(passed=1, errors=4)
+    assert result.ret == 1
     out = result.stdout.str()
     assert "docs/unterminated.md:3: unterminated ```python fence" in out
     assert "docs/unknown_marker.md:1: unknown marker pytest.mark.xfail" in out

@@ -22,4 +22,5 @@ print(tokenizer.convert_ids_to_tokens(inputs["input_ids"][0]))
 
 # --8<-- [start:decode]
 print(tokenizer.decode(inputs["input_ids"][0]))
+print(tokenizer.decode(inputs["input_ids"][0], clean_up_tokenization_spaces=True))
 # --8<-- [end:decode]
