@@ -621,13 +621,20 @@ def check_notebook_outputs(page, site_page: SitePage) -> list[str]:
 
 
 def check_notebook_download(page, site_page: SitePage, folder: Path) -> list[str]:
-    """The page's download link gives a valid .ipynb whose code cells are the page's Python blocks."""
+    """The page's download link gives a valid .ipynb whose code cells are the Markdown page's Python blocks.
+
+    A Markdown page links to its notebook; a notebook page has its own download button."""
     import nbformat
 
-    target = notebook_of(site_page)
-    link = page.locator(f"article a[href$='{target}']")
+    if site_page.is_notebook:
+        target = site_page.source
+        markdown_page = DOCS / (target.removeprefix("notebooks/").removesuffix(".ipynb") + ".md")
+        link = page.locator("a.notebook-download[download]")
+    else:
+        target, markdown_page = notebook_of(site_page), DOCS / site_page.source
+        link = page.locator(f"article a[href$='{target}']")
     if link.count() == 0:
-        return [f"no link to {target} on the page"]
+        return [f"no download link to {target} on the page"]
     downloads = []
     page.on("download", lambda download: downloads.append(download))
     link.first.click()
@@ -653,7 +660,7 @@ def check_notebook_download(page, site_page: SitePage, folder: Path) -> list[str
         nbformat.validate(downloaded)
     except Exception as error:  # any parse or schema error is the finding itself
         return [f"download of {target} is not a valid notebook: {error}"]
-    return compare_notebook_to_page(downloaded, DOCS / site_page.source)
+    return compare_notebook_to_page(downloaded, markdown_page)
 
 
 def check_copy_buttons(page, clipboard_page, site_page: SitePage) -> list[str]:

@@ -181,7 +181,7 @@ def test_page(visit, mode, site_page, analysis_page, screenshots_dir, clipboard,
         problems += bs.check_copy_buttons(page, clipboard, site_page)
     if site_page.is_notebook:
         problems += bs.check_notebook_outputs(page, site_page)
-    elif bs.notebook_of(site_page) is not None:
+    if site_page.is_notebook or bs.notebook_of(site_page) is not None:
         problems += bs.check_notebook_download(page, site_page, tmp_path)
     _fail_with(v.traffic.problems() + problems, f"{mode} {site_page.html}")
 
