@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psutil
@@ -37,6 +38,16 @@ class Run:
     def ok(self) -> bool:
         """True when the command exited 0."""
         return self.returncode == 0
+
+    def record(self) -> dict:
+        """The run as JSON: measurements, pytest's last line, and the output's tail only when it failed."""
+        data = asdict(self)
+        data["command"] = " ".join(self.command[:8]) + (" ..." if len(self.command) > 8 else "")
+        # pytest's last line ("50 passed in 3.2s") shows what was run, skipped or failed.
+        data["summary"] = next((line.strip("= ") for line in reversed(self.output.splitlines())
+                                if re.search(r"\d+ (passed|failed|skipped|error)", line)), "")
+        data["output"] = "" if self.ok else self.output[-3000:]
+        return data
 
 
 class TreeSampler(threading.Thread):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from benchmarks import baselines
 from benchmarks.measure import run, run_many
-from benchmarks.scaling import _public, harness_command
+from benchmarks.scaling import harness_command
 from benchmarks.workspace import REPO, base_env
 
 
@@ -48,4 +48,4 @@ def measure_real_pages(repo: Path = REPO, log=print) -> dict:
         runs["bare python per page"] = run_many(baselines.bare_commands(scripts), repo, env)
         for name, r in runs.items():
             log(f"  real pages: {name}: {r.seconds:.1f} s" + ("" if r.ok else f" (exit {r.returncode})"))
-        return {"pages": len(scripts), "runs": {name: _public(r) for name, r in runs.items()}}
+        return {"pages": len(scripts), "runs": {name: r.record() for name, r in runs.items()}}

@@ -1,10 +1,8 @@
 """N copies of a code-heavy page: the harness against bare runs, one interpreter, nbval and nbmake."""
 from __future__ import annotations
 
-import re
 import sys
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks import baselines, peers
@@ -51,19 +49,6 @@ def measure_scaling(sizes: list[int], with_peers: bool = True, log=print) -> dic
         results = {}
         for count in sizes:
             runs = measure_size(text, count, work, with_peers, log)
-            results[count] = {name: _public(r) for name, r in runs.items()}
+            results[count] = {name: r.record() for name, r in runs.items()}
         return {"sizes": results}
 
-
-def _public(r: Run) -> dict:
-    """A run as JSON: the measurements, plus the tail of the output when it failed."""
-    data = asdict(r)
-    data["command"] = " ".join(data["command"][:8]) + (" ..." if len(data["command"]) > 8 else "")
-    # pytest's last line ("50 passed in 3.2s"): shows what was run, skipped or failed.
-    data["summary"] = next((line.strip("= ") for line in reversed(r.output.splitlines())
-                            if re.search(r"\d+ (passed|failed|skipped|error)", line)), "")
-    if r.ok:
-        del data["output"]
-    else:
-        data["output"] = data["output"][-3000:]
-    return data
