@@ -474,28 +474,27 @@ def _check_visuals(page, analysis_page, theme: str) -> list[str]:
         if not item["complete"]:
             problems.append(f"{label} did not load")
             continue
-        if item["width"] < 1 or item["height"] < 1:
-            problems.append(f"{label} has no size in {theme} ({item['width']}x{item['height']})")
-            continue
-        shot = page.locator(f"[data-browser-test-diagram='{item['index']}']").screenshot(animations="disabled")
-        measure = ink(analysis_page, shot)
-        if not visible_enough(measure):
-            problems.append(f"{label} not visible in {theme}: {measure['ink']} of {measure['total']} pixels "
-                            f"reach contrast 3:1 against {measure['background']} (best {measure['maxRatio']:.2f}:1)")
+        problems += _invisibility(page, analysis_page, item, f"[data-browser-test-diagram='{item['index']}']",
+                                  label, theme)
     formulas = page.evaluate(MATH_JS)
     # Every display formula, and a few inline ones: they share one renderer and one colour, pages stay fast.
     sample = [f for f in formulas if f["display"] == "block"] + [f for f in formulas if f["display"] != "block"][:3]
     for item in sample:
         label = f"formula #{item['index']} {item['text'][:40]!r}"
-        if item["width"] < 1 or item["height"] < 1:
-            problems.append(f"{label} has no size in {theme}")
-            continue
-        shot = page.locator(f"[data-browser-test-math='{item['index']}']").screenshot(animations="disabled")
-        measure = ink(analysis_page, shot)
-        if not visible_enough(measure):
-            problems.append(f"{label} not visible in {theme}: best contrast {measure['maxRatio']:.2f}:1 "
-                            f"against {measure['background']}")
+        problems += _invisibility(page, analysis_page, item, f"[data-browser-test-math='{item['index']}']",
+                                  label, theme)
     return problems
+
+
+def _invisibility(page, analysis_page, item: dict, selector: str, label: str, theme: str) -> list[str]:
+    """Why the element at `selector` cannot be seen in `theme` (no size, or too little contrast), if it cannot."""
+    if item["width"] < 1 or item["height"] < 1:
+        return [f"{label} has no size in {theme} ({item['width']}x{item['height']})"]
+    measure = ink(analysis_page, page.locator(selector).screenshot(animations="disabled"))
+    if visible_enough(measure):
+        return []
+    return [f"{label} not visible in {theme}: {measure['ink']} of {measure['total']} pixels reach contrast 3:1 "
+            f"against {measure['background']} (best {measure['maxRatio']:.2f}:1)"]
 
 
 def _check_text(page, site_page: SitePage, terms: dict[str, str], expect_softmax: bool) -> list[str]:

@@ -151,16 +151,7 @@ def test_no_cache_means_nothing_verified_earlier():
 
 from harness_testing import repo, summary  # noqa: E402,F401  (fixture)
 
-SUM = """\
-```python
-x = 2 + 3
-print(x)
-```
-
-```text title="Output"
-5
-```
-"""
+SUM = PAGE  # the page the fingerprint tests use, now run for real
 
 GREETING = """\
 ```python
