@@ -8,13 +8,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from harness.page import Page, PageError, parse_page
+from harness.rewrite import write_atomic
 from harness.snippets import Site
 
 NOTEBOOKS = "notebooks"  # under docs/: the generated notebooks, never pages to convert themselves
@@ -105,16 +104,9 @@ def expected(site: Site) -> dict[Path, str]:
 
 
 def _write(path: Path, text: str) -> None:
-    # Atomic: a reader (or an interrupted run) never sees half a notebook.
+    # Atomic, like every write to the docs tree: a reader (or an interrupted run) never sees half a notebook.
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomic(path, text.encode("utf-8"))
 
 
 def drift(site: Site, wanted: dict[Path, str]) -> list[tuple[Path, str]]:

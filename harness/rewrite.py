@@ -91,8 +91,8 @@ def apply(path: Path, rewrites: list[Rewrite]) -> bool:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data`: temp file in the same directory, fsync, rename; the mode is kept."""
-    mode = path.stat().st_mode & 0o7777
+    """Replace (or create) `path` with `data`: temp file in the same directory, fsync, rename; the mode is kept."""
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
