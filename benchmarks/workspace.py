@@ -37,7 +37,7 @@ def base_env() -> dict[str, str]:
     """Environment for every measured command: the harness importable, no Hub, no Material notice."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env.update(HF_HUB_OFFLINE="1", NO_MKDOCS_2_WARNING="1", PYTHONDONTWRITEBYTECODE="1")
+    env.update(HF_HUB_OFFLINE="1", NO_MKDOCS_2_WARNING="1")
     # One compute thread for every tool measured: on a shared machine OpenMP threads spinning against other
     # processes make a page's compute swing tenfold, which would drown every ratio. Same setting for all.
     env.setdefault("OMP_NUM_THREADS", "1")

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import ast
 import builtins
+import importlib
 import io
 import linecache
 import logging
 import os
 import pickle
+import re
 import sys
+import sysconfig
 import time
 import traceback
 import warnings
@@ -22,6 +25,8 @@ from typing import Sequence
 STDOUT_LIMIT = 1_000_000  # characters of a block's stdout kept; the rest is only counted
 TRACEBACK_LIMIT = 50_000
 STOPS = ("raised", "timed out", "died")  # after these the page's state is broken: later blocks do not run
+# Where installed modules live: only those are worth preloading for later pages, never a page's own modules.
+INSTALLED = tuple({sysconfig.get_path(key) + os.sep for key in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,10 @@ class BlockRun:
     traceback: str = ""
     duration: float = 0.0
     stderr_tail: str = ""
+    # What the block warmed that a fresh process lacks: installed modules it imported (often lazily) and regular
+    # expressions it compiled ((pattern, flags), as re caches them). Later pages' processes warm them up front.
+    imported: tuple[str, ...] = ()
+    compiled: tuple[tuple[str | bytes, int], ...] = ()
 
 
 @dataclass
@@ -107,10 +116,45 @@ def compile_block(block: BlockCode, filename: str):
         return compile(block.code, filename, "exec", dont_inherit=True)
 
 
-def run_child(page: PageRun, sender, log_path: str) -> None:
-    """Child process: run the blocks, send one message per block, exit without running any cleanup."""
+def preload(specs) -> None:
+    """Import each "module" or "module:name,name" (the names looked up); a failure is the page's to meet."""
+    for spec in specs:
+        module, _, names = spec.partition(":")
+        try:
+            imported = importlib.import_module(module)
+            # transformers' lazy modules import a submodule only when a name is looked up.
+            for name in filter(None, names.split(",")):
+                getattr(imported, name, None)
+        except BaseException:  # a page that fails to import fails in its own process, with its own traceback
+            pass
+
+
+def warm(modules: list[str], patterns: list[tuple[str | bytes, int]]) -> None:
+    """Import `modules` and compile `patterns`, as earlier pages did; nothing a page could observe but speed."""
+    preload(modules)
+    for pattern, flags in patterns:
+        try:
+            re.compile(pattern, flags)  # fills re's own cache: a page compiling it again finds it there
+        except Exception:  # noqa: BLE001  (a pattern that compiled once compiles again; never fail a page here)
+            pass
+
+
+def run_child(inbox, sender) -> None:
+    """Child process: wait for its page on `inbox`, run the blocks, send one message per block, exit.
+
+    runner.py forks the process before its page is known, so it first reads ("warm", (modules, patterns))
+    messages (what earlier pages loaded: done while the previous page runs), then ("page", (page, log path)).
+    """
     try:
         os.setpgid(0, 0)  # its own process group, so a timeout kills what the page started, too
+        try:
+            kind, payload = inbox.recv()
+            while kind == "warm":
+                warm(*payload)
+                kind, payload = inbox.recv()
+        except (EOFError, OSError):  # the harness ended without giving this process a page
+            return
+        page, log_path = payload
         _isolate(page, log_path)
         namespace = {"__name__": "__main__", "__builtins__": builtins}
         for block in page.blocks:
@@ -120,7 +164,7 @@ def run_child(page: PageRun, sender, log_path: str) -> None:
             if run.status in STOPS:
                 break
     finally:
-        os._exit(0)
+        os._exit(0)  # no atexit handlers, no flushing of buffers inherited from the fork server
 
 
 def _isolate(page: PageRun, log_path: str) -> None:
@@ -152,6 +196,7 @@ def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     """Run one block in `namespace` with stdout captured; any exception, SystemExit included, is its result."""
     out = BoundedText()
     sys.stdout = out
+    modules, patterns = set(sys.modules), set(_regex_cache())
     start = time.perf_counter()
     try:
         exec(compile_block(block, filename), namespace)
@@ -161,7 +206,21 @@ def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     finally:
         sys.stdout = sys.__stdout__
     duration = time.perf_counter() - start
-    return BlockRun(block.index, status, out.getvalue(), out.dropped, text[-TRACEBACK_LIMIT:], duration)
+    imported = tuple(name for name in sys.modules.keys() - modules if _installed(sys.modules.get(name)))
+    compiled = tuple((key[1], key[2]) for key in _regex_cache() if key not in patterns)
+    return BlockRun(block.index, status, out.getvalue(), out.dropped, text[-TRACEBACK_LIMIT:], duration,
+                    imported=imported, compiled=compiled)
+
+
+def _regex_cache() -> list[tuple]:
+    """The keys of re's compile cache, (type, pattern, flags), oldest first; [] where CPython keeps it elsewhere."""
+    cache = getattr(re, "_cache", None)
+    return [key for key in cache if isinstance(key, tuple) and len(key) == 3] if isinstance(cache, dict) else []
+
+
+def _installed(module) -> bool:
+    """True for a module loaded from the Python installation or its site-packages (not the repo, not a temp dir)."""
+    return (getattr(module, "__file__", None) or "").startswith(INSTALLED)
 
 
 def _format(err: BaseException, filename: str) -> str:

@@ -4,6 +4,11 @@ Each page runs in a process forked from a fork server that pre-imported what the
 transformers load once per pytest process, yet nothing a page does (variables, working directory,
 environment, torch's seed, dtype or threads, sys.exit) reaches another page, and its memory is freed when
 it ends. Pages run with the repo root as working directory, as `python snippets/<page>.py` does.
+
+What running all pages in one interpreter would share, the harness shares without sharing state: the next
+page's process is forked while the current page runs (on another core), and it loads up front, while it
+waits, the installed modules and regular expressions earlier pages loaded. A page may therefore find in
+sys.modules an installed module it never imported, as it finds the server's preloaded ones.
 """
 from __future__ import annotations
 
@@ -13,8 +18,11 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Iterable
 
 # The data that crosses into the page's process and back, re-exported: callers need not know the split.
@@ -53,39 +61,104 @@ def start_server(imports: list[str], env: dict[str, str]) -> None:
 
     multiprocessing.get_context("forkserver").set_forkserver_preload(["harness.preload"])
     # The server inherits the environment at its start: hub settings are read when modules import.
-    # harness.child: each child unpickles its target from it; pytest: a child re-runs pytest's script as
-    # multiprocessing's __mp_main__, which imports pytest.
-    preload = ["harness.child", "pytest", *imports]
+    preload = [*_main_imports(), *imports]
     with _environ(dict(env, HARNESS_PRELOAD=json.dumps(preload))):
         forkserver.ensure_running()
     _started = True
 
 
+def _main_imports() -> list[str]:
+    """What each child would import on its own to re-run this process's main as multiprocessing's __mp_main__.
+
+    Run as the `pytest` script, a child re-runs that script, which imports pytest: preloaded, it costs
+    nothing per page. Run as `python -m pytest`, children skip `pytest.__main__`: the server need not pay.
+    """
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None) is None and getattr(main, "__file__", None):
+        return ["pytest"]
+    return []
+
+
+@dataclass
+class _Child:
+    """A process forked from the fork server, waiting for its page on `inbox`; results come on `results`."""
+
+    process: multiprocessing.process.BaseProcess
+    inbox: Connection
+    results: Connection
+
+
+_spare: _Child | None = None  # forked while the previous page ran: the next page does not wait for a fork
+# What pages loaded beyond the server's preload, which the one-interpreter run of all pages would keep warm:
+# installed modules (transformers imports most of what a model needs lazily, on first use) and compiled
+# regular expressions (its weight loading compiles hundreds). Each spare loads them while it waits.
+_modules: dict[str, None] = {}
+_patterns: dict[tuple, None] = {}
+PATTERN_LIMIT = 512  # re's own cache keeps this many
+
+
+def _fork_child() -> _Child:
+    """Fork a process that waits for a page, and have it warm what earlier pages loaded."""
+    ctx = multiprocessing.get_context("forkserver")
+    page_receiver, inbox = ctx.Pipe(duplex=False)
+    results, result_sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=run_child, args=(page_receiver, result_sender), daemon=True)
+    process.start()
+    page_receiver.close()
+    result_sender.close()
+    child = _Child(process, inbox, results)
+    _warm(child, list(_modules), list(_patterns)[-PATTERN_LIMIT:])
+    return child
+
+
+def _learn(runs: list[BlockRun]) -> None:
+    """Note what the page's blocks loaded, and have the waiting spare load what is new."""
+    modules = [name for run in runs for name in run.imported if name not in _modules]
+    patterns = [key for run in runs for key in run.compiled if key not in _patterns]
+    _modules.update(dict.fromkeys(modules))
+    _patterns.update(dict.fromkeys(patterns))
+    _warm(_spare, modules, patterns[-PATTERN_LIMIT:])
+
+
+def _warm(child: _Child | None, modules: list[str], patterns: list[tuple]) -> None:
+    """Ask a waiting child to load `modules` and `patterns` before its page comes (a dead child is replaced later)."""
+    if child is not None and (modules or patterns):
+        with suppress(OSError):
+            child.inbox.send(("warm", (modules, patterns)))
+
+
 def run_page(page: PageRun, timeout: float, imports: list[str] = ()) -> list[BlockRun]:
     """Run `page.blocks` in order in a fresh process; one BlockRun per block, in order."""
+    global _spare
     start_server(list(imports), page.env)
-    ctx = multiprocessing.get_context("forkserver")
-    receiver, sender = ctx.Pipe(duplex=False)
+    child, _spare = _spare or _fork_child(), None
     log = tempfile.NamedTemporaryFile(prefix="harness-page-", suffix=".log", delete=False)
     log.close()
-    process = ctx.Process(target=run_child, args=(page, sender, log.name), daemon=True)
     runs: list[BlockRun] = []
     try:
-        process.start()
-        sender.close()
+        try:
+            child.inbox.send(("page", (page, log.name)))
+        except OSError:  # the waiting process died (killed from outside): fork another
+            _kill(child.process)
+            child = _fork_child()
+            child.inbox.send(("page", (page, log.name)))
+        child.inbox.close()
+        # The next page's process forks now, on another core while this page runs, not on the critical path.
+        _spare = _fork_child()
         for block in page.blocks:
-            run = _receive(receiver, block, timeout, process)
+            run = _receive(child.results, block, timeout, child.process)
             runs.append(run)
             if run.status in STOPS:
                 if run.status in ("timed out", "died"):
                     run.stderr_tail = _tail(log.name)
                 break
     finally:
-        _kill(process)
-        receiver.close()
+        _kill(child.process)
+        child.results.close()
         if runs and runs[-1].status == "raised":
             runs[-1].stderr_tail = _tail(log.name)
         os.unlink(log.name)
+    _learn(runs)
     runs += [BlockRun(block.index, "not run") for block in page.blocks[len(runs):]]
     return runs
 
@@ -99,21 +172,24 @@ def _receive(receiver, block: BlockCode, timeout: float, process) -> BlockRun:
         return pickle.loads(receiver.recv_bytes(MESSAGE_LIMIT))
     except (EOFError, OSError):
         _kill(process)
-        process.join(5)
+        process.join(5)  # its exit code says how it died
         code = process.exitcode
         how = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
         return BlockRun(block.index, "died", traceback=f"the process running the page ended ({how})")
 
 
 def _kill(process) -> None:
-    """SIGKILL the page's process group: the child and anything it started."""
+    """SIGKILL the page's process group: the child and anything it started.
+
+    Not waited for: the kernel frees a dead page's memory while the next page runs.
+    """
     if process.pid is None:
         return
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        process.kill()
-    process.join(5)
+        if process.is_alive():  # not yet its own group leader
+            process.kill()
 
 
 def _tail(path: str) -> str:

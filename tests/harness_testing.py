@@ -4,11 +4,13 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+PROJECT_ADDOPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
 
 
 class PageRepo:
@@ -20,7 +22,8 @@ class PageRepo:
         # The harness is this repo's plugin: the subprocess imports it from here, as `pytest` in the repo does.
         monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
         monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-        (self.root / "pytest.ini").write_text("[pytest]\naddopts = -p harness.plugin -p no:cacheprovider\n")
+        # The project's own options (the harness plugin, the plugins it switches off), without pytest's cache.
+        (self.root / "pytest.ini").write_text(f"[pytest]\naddopts = {PROJECT_ADDOPTS} -p no:cacheprovider\n")
 
     def write(self, relative: str, text: str, newline: str = "\n") -> Path:
         """Write a file (dedented; `newline` "\\r\\n" for a CRLF file) and return its path."""

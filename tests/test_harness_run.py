@@ -216,3 +216,50 @@ def test_a_page_whose_checkpoint_cannot_be_had_fails_at_its_first_block(repo):
     result.assert_outcomes(failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*docs/model.md:1: *harness-tests/no-such-checkpoint*",
                                  "*docs/model.md:6: not run: block at docs/model.md:1 failed*"])
+
+
+TORCH_STATE = ("import torch; print(torch.get_default_dtype(), torch.get_num_threads(), torch.is_grad_enabled(), "
+               "torch.are_deterministic_algorithms_enabled(), torch.is_inference_mode_enabled())")
+
+
+def test_pages_see_the_torch_state_a_fresh_interpreter_has(repo):
+    # Warm-ups in the fork server and in the waiting processes must leave torch's settings as python starts them.
+    import subprocess
+    import sys
+
+    fresh = subprocess.run([sys.executable, "-c", TORCH_STATE], capture_output=True, text=True, check=True).stdout
+    for name in ("a", "b", "c"):  # later pages run in processes that were warmed by earlier ones
+        repo.write(f"docs/{name}.md", f'```python\n{TORCH_STATE}\n```\n\n```text title="Output"\n{fresh}```\n')
+    result = repo.run("docs")
+    assert summary(result) == "blocks: 3 verified, 0 structural, 0 unchecked, 0 skipped, 0 failed, 0 not run"
+
+
+def test_later_pages_start_with_what_earlier_pages_loaded_lazily(repo):
+    # A module imported inside a function and a compiled regular expression are not in any page's top-level
+    # imports: the harness learns them from the page that loaded them and warms later pages' processes.
+    repo.write("docs/a_loads.md", """
+        ```python
+        import re
+        def lazily():
+            import colorsys
+            return colorsys.rgb_to_hsv(1, 0, 0)
+        print(lazily(), re.compile("harness-[0-9]+-warm").pattern)
+        ```
+
+        ```text title="Output"
+        (0.0, 1.0, 1) harness-[0-9]+-warm
+        ```
+    """)
+    for name in ("b_finds", "c_finds"):
+        repo.write(f"docs/{name}.md", """
+            ```python
+            import re, sys
+            print("colorsys" in sys.modules, any(key[1] == "harness-[0-9]+-warm" for key in re._cache))
+            ```
+
+            ```text title="Output"
+            True True
+            ```
+        """)
+    result = repo.run("docs")
+    assert summary(result) == "blocks: 3 verified, 0 structural, 0 unchecked, 0 skipped, 0 failed, 0 not run"

@@ -106,7 +106,9 @@ def test_skip_reason_names_the_date():
 @pytest.fixture
 def cache(pytester):
     """pytest's real cache, in a temporary directory."""
-    return pytester.parseconfigure().cache
+    # Without a session, hypothesis's plugin (switched off in pyproject.toml) would be loaded here and leave
+    # hypothesis believing it is still initializing: its later tests would warn of slow plugin code.
+    return pytester.parseconfigure("-p", "no:hypothesispytest").cache
 
 
 def test_record_round_trips_through_pytest_cache(cache):
