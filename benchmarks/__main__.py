@@ -19,6 +19,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="1,10,50", help="page counts to measure (default 1,10,50)")
     parser.add_argument("--quick", action="store_true", help="sizes 1,2 and no peers: checks the code, not the speed")
     parser.add_argument("--no-peers", action="store_true", help="skip nbval and nbmake")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="alternating harness / one-interpreter pairs per measurement (default 3; --quick: 1)")
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {PARTS}")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where latest.md/latest.json go")
     return parser.parse_args(argv)
@@ -28,11 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the measurements, write benchmarks/results/latest.{md,json}, print the table."""
     args = parse_args(argv)
     sizes = [1, 2] if args.quick else [int(n) for n in args.sizes.split(",")]
+    repeat = 1 if args.quick else max(1, args.repeat)
     parts = set(args.only.split(","))
     from harness.incremental import now, stack_versions
 
     data = {"when": now(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
-            "versions": stack_versions(), "quick": args.quick}
+            "versions": stack_versions(), "quick": args.quick, "repeat": repeat}
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -41,11 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     if "scaling" in parts:
         from benchmarks.scaling import measure_scaling
         log("scaling over N copies of a code-heavy page")
-        data["scaling"] = _guard(lambda: measure_scaling(sizes, with_peers=not (args.quick or args.no_peers), log=log))
+        data["scaling"] = _guard(lambda: measure_scaling(sizes, not (args.quick or args.no_peers), repeat, log=log))
     if "real" in parts:
         from benchmarks.real_pages import measure_real_pages
         log("the project's pages")
-        data["real_pages"] = _guard(lambda: measure_real_pages(log=log))
+        data["real_pages"] = _guard(lambda: measure_real_pages(repeat=repeat, log=log))
     if "site" in parts:
         from benchmarks.site import measure_site
         log("the site")

@@ -142,3 +142,28 @@ def run_many(commands: list[list[str]], cwd: Path, env: dict[str, str] | None = 
         max_process_rss_mb=max((r.max_process_rss_mb for r in runs), default=0.0),
         output="\n".join(r.output for r in runs if r.returncode)[-20000:],
     )
+
+
+def alternate(first, second, repeat: int) -> tuple[list[Run], list[Run]]:
+    """Run `first()` and `second()` alternately, `repeat` times each: a slow spell of a shared machine hits both."""
+    firsts, seconds = [], []
+    for _ in range(repeat):
+        firsts.append(first())
+        seconds.append(second())
+    return firsts, seconds
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The run of median wall time (the lower middle one of an even count)."""
+    return sorted(runs, key=lambda r: r.seconds)[(len(runs) - 1) // 2]
+
+
+def pair_records(firsts: list[Run], seconds: list[Run]) -> list[dict]:
+    """Per alternating pair: both wall and CPU times and their ratios (None where a run failed)."""
+    def ratio(a: float, b: float, ok: bool) -> float | None:
+        return round(a / b, 3) if ok and b else None
+
+    return [{"first_seconds": round(a.seconds, 3), "second_seconds": round(b.seconds, 3),
+             "first_cpu_seconds": round(a.cpu_seconds, 3), "second_cpu_seconds": round(b.cpu_seconds, 3),
+             "wall_ratio": ratio(a.seconds, b.seconds, a.ok and b.ok),
+             "cpu_ratio": ratio(a.cpu_seconds, b.cpu_seconds, a.ok and b.ok)} for a, b in zip(firsts, seconds)]

@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks import baselines
-from benchmarks.measure import run, run_many
+from benchmarks.measure import alternate, median_run, pair_records, run, run_many
 from benchmarks.scaling import harness_command
 from benchmarks.workspace import REPO, base_env
 
@@ -34,8 +34,8 @@ def page_scripts(repo: Path, out: Path, work_dir: Path) -> tuple[list[Path], dic
     return scripts, env
 
 
-def measure_real_pages(repo: Path = REPO, log=print) -> dict:
-    """Harness over docs/ against bare `python page.py` runs and the one-interpreter baseline."""
+def measure_real_pages(repo: Path = REPO, repeat: int = 3, log=print) -> dict:
+    """Harness over docs/ against bare `python page.py` runs and the one-interpreter baseline (`repeat` pairs)."""
     with tempfile.TemporaryDirectory(prefix="harness-bench-real-") as tmp:
         tmp = Path(tmp)
         scripts, plan_env = page_scripts(repo, tmp, tmp / "checkpoints")
@@ -43,9 +43,12 @@ def measure_real_pages(repo: Path = REPO, log=print) -> dict:
         runs = {}
         log(f"  real pages: {len(scripts)} pages with code")
         # -p no:cacheprovider: a benchmark must not leave a record that a later --changed-only would trust.
-        runs["harness"] = run(harness_command([repo / "docs"], "-p", "no:cacheprovider"), repo, base_env())
-        runs["one interpreter"] = run(baselines.one_interpreter_command(scripts), repo, env)
+        harness_runs, one_runs = alternate(
+            lambda: run(harness_command([repo / "docs"], "-p", "no:cacheprovider"), repo, base_env()),
+            lambda: run(baselines.one_interpreter_command(scripts), repo, env), repeat)
+        runs["harness"], runs["one interpreter"] = median_run(harness_runs), median_run(one_runs)
         runs["bare python per page"] = run_many(baselines.bare_commands(scripts), repo, env)
         for name, r in runs.items():
             log(f"  real pages: {name}: {r.seconds:.1f} s" + ("" if r.ok else f" (exit {r.returncode})"))
-        return {"pages": len(scripts), "runs": {name: r.record() for name, r in runs.items()}}
+        return {"pages": len(scripts), "runs": {name: r.record() for name, r in runs.items()},
+                "pairs": pair_records(harness_runs, one_runs)}

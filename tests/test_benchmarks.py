@@ -115,6 +115,42 @@ def test_targets_follow_the_measured_ratios():
                                           "targets": results.targets(data)})
 
 
+def test_alternating_pairs_decide_the_limit_by_their_median_ratio(tmp_path):
+    from benchmarks.measure import alternate, median_run, pair_records
+
+    order = []
+    quick = [sys.executable, "-c", "pass"]
+    firsts, seconds = alternate(lambda: order.append("h") or run(quick, tmp_path, sample_memory=False),
+                                lambda: order.append("o") or run(quick, tmp_path, sample_memory=False), 3)
+    assert order == ["h", "o", "h", "o", "h", "o"] and len(firsts) == len(seconds) == 3
+    assert median_run(firsts).seconds == sorted(r.seconds for r in firsts)[1]
+    assert all(pair["wall_ratio"] > 0 for pair in pair_records(firsts, seconds))
+
+    def pair(wall, cpu):
+        return {"first_seconds": wall, "second_seconds": 1.0, "first_cpu_seconds": cpu, "second_cpu_seconds": 1.0,
+                "wall_ratio": wall, "cpu_ratio": cpu}
+
+    def real(pairs):
+        one = {"seconds": 1.0, "cpu_seconds": 1.0, "returncode": 0, "peak_pss_mb": 1, "summary": ""}
+        return {"real_pages": {"pages": 7, "pairs": pairs,
+                               "runs": {"harness": dict(one, seconds=9.0), "one interpreter": one}}}
+
+    def verdict(data, label):
+        return next(row for row in results.targets(data) if row["target"].endswith(f"one interpreter ({label})"))
+
+    # One slow spell in three pairs does not decide; the median pair does, and the runs' own ratio is not used.
+    data = real([pair(1.05, 1.2), pair(1.6, 1.3), pair(1.08, 1.0)])
+    assert verdict(data, "wall")["measured"] == 1.08 and verdict(data, "wall")["pass"] is True
+    assert verdict(data, "CPU")["measured"] == 1.2 and verdict(data, "CPU")["pass"] is False
+    data = real([pair(1.15, 1.0), pair(1.6, 1.0), pair(1.08, 1.0)])
+    assert verdict(data, "wall")["pass"] is False
+    data = real([pair(1.0, 1.0), dict(pair(1.0, 1.0), wall_ratio=None, cpu_ratio=None)])  # a failed run: no figure
+    assert verdict(data, "wall")["measured"] is None and verdict(data, "wall")["pass"] is None
+    markdown = results.markdown({"when": "now", "machine": "m", "versions": {}, **real([pair(1.05, 1.2)]),
+                                 "targets": []})
+    assert "| 7 | 1 | 1.05 | 1.00 | 1.05 |" in markdown
+
+
 @pytest.mark.slow
 def test_quick_benchmark_writes_markdown_and_json(tmp_path):
     # The whole scaling path end to end with 1 and 2 pages: template documented by the harness, every run.
