@@ -139,7 +139,40 @@ def warm(modules: list[str], patterns: list[tuple[str | bytes, int]]) -> None:
             pass
 
 
-def run_child(inbox, sender) -> None:
+def warm_torch() -> None:
+    """Prepare a waiting process as running a page would: torch's common kernels paged in, malloc's heap grown.
+
+    A process forked from the server faults in torch's code and grows its heap page by page (about 0.1 s on
+    a model-sized page); a process that already ran a page has both. Tiny operations stay one-threaded
+    (no OpenMP threads started), use no random generator and no autograd: nothing a page could observe.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    import ctypes
+
+    functional = torch.nn.functional
+    try:
+        with torch.no_grad():
+            x, w = torch.ones(8, 64), torch.ones(64, 64)
+            y = functional.layer_norm(functional.gelu(torch.tanh(functional.linear(x, w) + x @ w)), (64,))
+            functional.softmax(y, -1).sum(-1).argmax()
+            functional.embedding(torch.arange(8), w)
+            q = x.view(1, 1, 8, 64)
+            functional.scaled_dot_product_attention(q, q, q)
+        # Freed, a 32 MB block raises malloc's mmap threshold to 32 MB; two 24 MB blocks then come from the
+        # heap and, touched and freed, stay there for the page's tensors to reuse without page faults.
+        first = torch.empty(8 << 20)
+        del first
+        blocks = [torch.empty(6 << 20) for _ in range(2)]
+        for block in blocks:
+            ctypes.memset(block.data_ptr(), 0, block.nbytes)
+        del blocks, block
+    except Exception:  # noqa: BLE001  (a warm-up is an optimisation: never the reason a page fails)
+        pass
+
+
+def run_child(inbox, sender, spare: bool = False) -> None:
     """Child process: wait for its page on `inbox`, run the blocks, send one message per block, exit.
 
     runner.py forks the process before its page is known, so it first reads ("warm", (modules, patterns))
@@ -147,6 +180,8 @@ def run_child(inbox, sender) -> None:
     """
     try:
         os.setpgid(0, 0)  # its own process group, so a timeout kills what the page started, too
+        if spare:  # forked ahead, while another page runs: time spent here is not the run's
+            warm_torch()
         try:
             kind, payload = inbox.recv()
             while kind == "warm":

@@ -97,12 +97,12 @@ _patterns: dict[tuple, None] = {}
 PATTERN_LIMIT = 512  # re's own cache keeps this many
 
 
-def _fork_child() -> _Child:
-    """Fork a process that waits for a page, and have it warm what earlier pages loaded."""
+def _fork_child(spare: bool = False) -> _Child:
+    """Fork a process that waits for a page, and have it warm what earlier pages loaded (a spare warms torch too)."""
     ctx = multiprocessing.get_context("forkserver")
     page_receiver, inbox = ctx.Pipe(duplex=False)
     results, result_sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=run_child, args=(page_receiver, result_sender), daemon=True)
+    process = ctx.Process(target=run_child, args=(page_receiver, result_sender, spare), daemon=True)
     process.start()
     page_receiver.close()
     result_sender.close()
@@ -144,7 +144,7 @@ def run_page(page: PageRun, timeout: float, imports: list[str] = ()) -> list[Blo
             child.inbox.send(("page", (page, log.name)))
         child.inbox.close()
         # The next page's process forks now, on another core while this page runs, not on the critical path.
-        _spare = _fork_child()
+        _spare = _fork_child(spare=True)
         for block in page.blocks:
             run = _receive(child.results, block, timeout, child.process)
             runs.append(run)
