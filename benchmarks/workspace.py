@@ -25,12 +25,16 @@ markdown_extensions:
 
 
 
-def pytest_config(repo: Path = REPO) -> str:
+def project_addopts(repo: Path = REPO) -> str:
     """The project's own pytest options (the harness plugin and whatever else it turns on or off)."""
     import tomllib
 
-    addopts = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
-    return f"[tool.pytest.ini_options]\naddopts = {json.dumps(addopts)}\n"  # a JSON string is a TOML string
+    return tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
+
+
+def pytest_config(repo: Path = REPO) -> str:
+    """The project's pytest options as a pyproject.toml section, for a generated repo."""
+    return f"[tool.pytest.ini_options]\naddopts = {json.dumps(project_addopts(repo))}\n"  # JSON strings are TOML
 
 
 def base_env() -> dict[str, str]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 import os
 import textwrap
-import tomllib
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-PROJECT_ADDOPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
+from benchmarks.workspace import REPO, project_addopts
+
+PROJECT_ADDOPTS = project_addopts()
 
 
 class PageRepo:

@@ -1,6 +1,9 @@
 """Each page runs like a notebook in a process of its own; failures name the page and line, the run goes on."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from harness_testing import repo, summary  # noqa: F401  (fixture)
 
 
@@ -224,9 +227,6 @@ TORCH_STATE = ("import torch; print(torch.get_default_dtype(), torch.get_num_thr
 
 def test_pages_see_the_torch_state_a_fresh_interpreter_has(repo):
     # Warm-ups in the fork server and in the waiting processes must leave torch's settings as python starts them.
-    import subprocess
-    import sys
-
     fresh = subprocess.run([sys.executable, "-c", TORCH_STATE], capture_output=True, text=True, check=True).stdout
     for name in ("a", "b", "c"):  # later pages run in processes that were warmed by earlier ones
         repo.write(f"docs/{name}.md", f'```python\n{TORCH_STATE}\n```\n\n```text title="Output"\n{fresh}```\n')

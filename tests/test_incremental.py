@@ -151,7 +151,7 @@ def test_no_cache_means_nothing_verified_earlier():
 
 # --- `--changed-only` in real pytest runs over a temporary repo ------------------------------------------
 
-from harness_testing import repo, summary  # noqa: E402,F401  (fixture)
+from harness_testing import PROJECT_ADDOPTS, repo, summary  # noqa: E402,F401  (fixture)
 
 SUM = PAGE  # the page the fingerprint tests use, now run for real
 
@@ -171,7 +171,7 @@ EARLIER = "*verified earlier on 20??-??-??T??:??Z (unchanged)*"
 @pytest.fixture
 def pages(repo):
     """Two passing pages in a repo whose pytest keeps its cache (the record lives there)."""
-    (repo.root / "pytest.ini").write_text("[pytest]\naddopts = -p harness.plugin\n")
+    (repo.root / "pytest.ini").write_text(f"[pytest]\naddopts = {PROJECT_ADDOPTS}\n")
     repo.write("docs/sum.md", SUM)
     repo.write("docs/greeting.md", GREETING)
     return repo
