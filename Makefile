@@ -10,11 +10,11 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 # Stamp files make a second `make` skip pip when the requirements did not change.
-$(VENV)/.site-installed: requirements-site.txt | $(PY)
-	$(PIP) install --quiet -r requirements-site.txt
+$(VENV)/.site-installed: requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.test-installed: requirements-site.txt requirements-test.txt | $(PY)
+$(VENV)/.test-installed: requirements.txt requirements-test.txt | $(PY)
 	$(PIP) install --quiet -r requirements-test.txt
 	touch $@ $(VENV)/.site-installed
 
