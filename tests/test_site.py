@@ -235,4 +235,7 @@ def test_notebook_pages_offer_their_ipynb_for_download(built_site):
         # Rendered by mkdocs-jupyter (not copied as a static file), with a relative download link.
         assert 'class="jupyter-wrapper"' in html, relative
         assert f'<a href="{notebook.name}" download' in html, relative
+        # A text label, not an icon alone: read by screen readers, understood on touch (no hover title there).
+        button = re.search(rf'<a href="{re.escape(notebook.name)}" download.*?</a>', html, re.S)[0]
+        assert re.sub(r"<svg.*?</svg>|<[^>]+>|\s+", " ", button, flags=re.S).split() == ["Download", "notebook"]
         assert (built_site.site_dir / relative).is_file()
