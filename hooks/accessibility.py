@@ -1,0 +1,42 @@
+"""What Material and the abbr extension leave out for keyboards, touch screens and screen readers.
+
+- The search dialog (`div.md-search`, role="dialog") gets a name: axe-core's `aria-dialog-name`.
+- Glossary terms (`<abbr title>`, from includes/abbreviations.md) become focusable, so Material's
+  `content.tooltips` shows their definition on keyboard focus and on a tap, not only on mouse hover.
+- A term the abbr extension found inside a file path or name (`using-transformers/tokenizer.md`) is not a
+  glossary term there: its <abbr> is unwrapped, the text stays.
+"""
+from __future__ import annotations
+
+import re
+
+SEARCH_DIALOG = '<div class="md-search" data-md-component="search" role="dialog">'
+ABBR = re.compile(r'(?P<before>.?)<abbr(?P<attrs>\s[^>]*)?>(?P<text>[^<]*)</abbr>(?P<after>.{0,2})', re.S)
+# A path or file name goes on right before or after the term: a slash, an underscore, or a dot with a name
+# character after it (an extension); a dot followed by a space or the end is a sentence's full stop.
+PATH_BEFORE = re.compile(r"[/\\_]")
+PATH_AFTER = re.compile(r"[/\\_]|\.\w")
+
+
+def in_path(before: str, after: str) -> bool:
+    """True when the characters around a term show it is part of a file path or name."""
+    return bool(PATH_BEFORE.fullmatch(before)) or bool(PATH_AFTER.match(after))
+
+
+def _abbr(match: re.Match[str]) -> str:
+    before, attrs, text, after = match["before"], match["attrs"] or "", match["text"], match["after"]
+    if in_path(before, after):
+        return before + text + after
+    if "tabindex" not in attrs:
+        attrs = ' tabindex="0"' + attrs
+    return f"{before}<abbr{attrs}>{text}</abbr>{after}"
+
+
+def on_page_content(html, page, config, files, **kwargs):
+    """Glossary terms: focusable, and never inside a file path."""
+    return ABBR.sub(_abbr, html)
+
+
+def on_post_page(output, page, config, **kwargs):
+    """Name the search dialog (Material's template gives it none)."""
+    return output.replace(SEARCH_DIALOG, SEARCH_DIALOG[:-1] + ' aria-label="Search">', 1)
