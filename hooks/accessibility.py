@@ -40,3 +40,8 @@ def on_page_content(html, page, config, files, **kwargs):
 def on_post_page(output, page, config, **kwargs):
     """Name the search dialog (Material's template gives it none)."""
     return output.replace(SEARCH_DIALOG, SEARCH_DIALOG[:-1] + ' aria-label="Search">', 1)
+
+
+def on_post_template(output_content, template_name, config, **kwargs):
+    """The theme's own pages (404.html) carry the search dialog too."""
+    return output_content.replace(SEARCH_DIALOG, SEARCH_DIALOG[:-1] + ' aria-label="Search">', 1)

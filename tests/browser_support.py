@@ -356,8 +356,10 @@ GLOSSARY_JS = """(terms) => {
   const sorted = Object.keys(terms).sort((a, b) => b.length - a.length);
   const unmarked = [];
   if (sorted.length) {
-    // The abbr extension matches whole words, case-sensitively, outside code.
-    const pattern = new RegExp("(?<![\\\\p{L}\\\\p{N}_])(" + sorted.map(escape).join("|") + ")(?![\\\\p{L}\\\\p{N}_])", "gu");
+    // The abbr extension matches whole words, case-sensitively, outside code; hooks/accessibility.py takes
+    // back the terms inside a file path or name (a slash or underscore beside them, or a dot and an extension).
+    const pattern = new RegExp("(?<![\\\\p{L}\\\\p{N}_/\\\\\\\\])(" + sorted.map(escape).join("|") +
+                               ")(?![\\\\p{L}\\\\p{N}_/\\\\\\\\]|\\\\.[\\\\p{L}\\\\p{N}_])", "gu");
     const skip = "pre, code, abbr, math, script, style, svg, .mermaid, .headerlink, a[href^='#']:empty, textarea";
     const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
     for (let n = walker.nextNode(); n; n = walker.nextNode()) {
