@@ -95,14 +95,21 @@ PHONE_JS = """(minText) => {
   }
   for (const pre of document.querySelectorAll("article pre")) {
     const code = pre.querySelector(":scope > code") || pre;
-    const style = getComputedStyle(code);
-    if (code.scrollWidth > code.clientWidth + 1 && !/(auto|scroll)/.test(style.overflowX)) {
+    // The box that scrolls: the code itself (Material) or a wrapper of it (nbconvert's cells).
+    let scroller = code;
+    while (scroller !== document.body && !/(auto|scroll)/.test(getComputedStyle(scroller).overflowX)) {
+      scroller = scroller.parentElement;
+    }
+    if (scroller === document.body && code.scrollWidth > code.clientWidth + 1) {
       problems.push(`wide output does not scroll: ${code.textContent.slice(0, 40)}`);
     }
-    const box = code.getBoundingClientRect();
+    const box = (scroller === document.body ? code : scroller).getBoundingClientRect();
     if (box.right > width + 1) problems.push(`code block runs off the screen: ${code.textContent.slice(0, 40)}`);
     // The copy button must not lie over any character of the block, at the block's initial scroll position.
-    for (const button of pre.querySelectorAll(".md-code__nav, .md-clipboard")) {
+    // Material's copy button sits in the <pre>; nbconvert's (notebook pages) beside it, in the cell's editor.
+    const buttons = [...pre.querySelectorAll(".md-code__nav, .md-clipboard"),
+                     ...(pre.closest(".CodeMirror")?.querySelectorAll(":scope > .zeroclipboard-container") || [])];
+    for (const button of buttons) {
       const b = button.getBoundingClientRect();
       if (!b.width) continue;
       const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
