@@ -28,6 +28,8 @@ REQUIREMENTS = ("requirements.txt", "requirements-test.txt")
 # transformers' models here are PyTorch models: a page that imports transformers needs torch too.
 COMPANIONS = {"transformers": ("torch",)}
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+# Jupyter's cell tag of the install cell: the one code cell that is not a block of the page.
+INSTALL_TAG = "install"
 
 
 def pages(site: Site) -> list[Path]:
@@ -116,7 +118,8 @@ def _install_cell(page: Page, wanted: list[str]) -> dict[str, Any]:
         lines += ["# Where pip would take PyTorch's multi-GB CUDA build, install the CPU-only one first:",
                   f"# %pip install {torch} --index-url {CPU_TORCH_INDEX}"]
     lines.append(f"%pip install --quiet {' '.join(wanted)}")
-    return {"cell_type": "code", "execution_count": None, "id": _cell_id(page, 0, "install"), "metadata": {},
+    return {"cell_type": "code", "execution_count": None, "id": _cell_id(page, 0, "install"),
+            "metadata": {"tags": [INSTALL_TAG]},
             "outputs": [], "source": _source("\n".join(lines))}
 
 

@@ -704,7 +704,11 @@ def page_code(markdown_page: Path) -> list[str]:
 def compare_notebook_to_page(notebook, markdown_page: Path) -> list[str]:
     """Problems when the notebook's code cells are not the Markdown page's code blocks, in order."""
     relative = markdown_page.relative_to(DOCS).as_posix()
-    cells = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    from harness.notebooks import INSTALL_TAG
+
+    # The install cell the generator puts first is the notebook's own, not a block of the page.
+    cells = [cell.source for cell in notebook.cells
+             if cell.cell_type == "code" and INSTALL_TAG not in cell.get("metadata", {}).get("tags", [])]
     blocks = page_code(markdown_page)
     problems = []
     if len(cells) != len(blocks):

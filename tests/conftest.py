@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import browser_support
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -39,3 +41,50 @@ def built_site(tmp_path_factory) -> Build:
     if build.returncode != 0:
         pytest.fail(f"mkdocs build --strict failed:\n{build.log}", pytrace=False)
     return build
+
+
+# ---------------------------------------------------------------------------------------------------
+# Browser tests (tests/test_browser*.py): one Chromium and one loopback server per session. Here, not in a
+# test module, because Playwright's sync API runs once per process: two session browsers cannot coexist.
+
+
+def _missing_browser(reason: str) -> None:
+    """Skip with the way to install, except on CI where a missing browser is a broken setup."""
+    message = f"{reason}: {browser_support.INSTALL_HINT}"
+    if browser_support.in_ci():
+        pytest.fail(f"CI=true and the browser tests cannot run. {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium, or a skip that says how to install it (a failure when CI=true)."""
+    try:
+        import playwright.sync_api  # noqa: F401 (only checking that Playwright is installed)
+    except ImportError:
+        _missing_browser("Playwright for Python is not installed (pip install -r requirements-test.txt)")
+    path = browser_support.find_chromium()
+    if path is None:
+        _missing_browser("Chromium not found")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """One headless Chromium for the whole session, with a fresh profile."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path, headless=True,
+                                              args=browser_support.CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def server(built_site):
+    """The built site over HTTP on 127.0.0.1 (a free port), for the whole session."""
+    with browser_support.LoopbackServer(built_site.site_dir) as running:
+        yield running
+
+

@@ -1,6 +1,6 @@
 """Every page for every learner: axe-core, a 390 px phone, search order, glossary tooltips on touch and keys.
 
-Same real Chromium and loopback server as tests/test_browser.py (its fixtures). axe-core is the copy that
+Same real Chromium and loopback server as tests/test_browser.py (session fixtures in tests/conftest.py). axe-core is the copy that
 the `axe-playwright-python` package ships (requirements-test.txt), injected into each page by that package:
 nothing is fetched at test time. Two views of each page: light on a 1280 px desktop, dark on a 390 px phone.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests import browser_support as bs
-from tests.test_browser import _fail_with, browser, chromium_path, server, visit  # noqa: F401 (fixtures)
+from tests.test_browser import _fail_with
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.notebooks import build, main, render
+from harness.notebooks import INSTALL_TAG, build, main, render
 from harness.page import PageError, parse_page
 from harness.snippets import Site
 from tests.conftest import REPO
@@ -31,7 +31,9 @@ def test_notebook_cells_are_the_page_blocks_and_outputs():
     for page_path in pages_with_code():
         page = parse_page(page_path, SITE)
         notebook = json.loads((DOCS / "notebooks" / page_path.relative_to(DOCS).with_suffix(".ipynb")).read_text())
-        code = [c for c in notebook["cells"] if c["cell_type"] == "code"][1:]  # after the install cell
+        code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+        assert code[0]["metadata"]["tags"] == [INSTALL_TAG]  # the install cell, then one cell per block
+        code = code[1:]
         assert ["".join(c["source"]) for c in code] == [b.code.rstrip("\n") for b in page.blocks]
         assert [["".join(o["text"]) for o in c["outputs"]] for c in code] == \
             [[b.output.text] if b.output else [] for b in page.blocks]
