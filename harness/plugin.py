@@ -336,6 +336,4 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     record = _harness_record(report)
     if report.when == "call" and report.passed and record and not hasattr(report, "wasxfail"):
         return "passed", ".", (record["status"].upper(), {"green": True})
-    if report.when == "call" and report.skipped and record and not hasattr(report, "wasxfail"):
-        return "skipped", "s", (record["status"].upper(), {"yellow": True})  # NOT RUN, not SKIPPED
     return None

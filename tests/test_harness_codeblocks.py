@@ -259,5 +259,28 @@ def test_codeblocks_semantics_a_namespace_per_chain_and_its_languages(repo):
     assert [shared[line][0] for line in (4, 8, 12, 16, 20, 28)] == \
         ["unchecked", "unchecked", "unchecked", "failed", "not run", "not run"]
     result = repo.run("docs/shared.md", "-v")  # without --codeblocks: `py` runs too (and is not run here)
-    result.stdout.fnmatch_lines(["docs/shared.md::line 20 NOT RUN*", "docs/shared.md::line 24 NOT RUN*"])
+    result.stdout.fnmatch_lines(["docs/shared.md::line 20 SKIPPED (not run: block at docs/shared.md:16*",
+                                 "docs/shared.md::line 24 SKIPPED (not run: *"])
     assert "skipped = not run (3)" in result.stdout.str()
+
+
+def test_the_project_chooses_the_page_namespace_and_updates_work_under_codeblocks(repo):
+    repo.write("docs/steps.md", """
+        ```python
+        hidden = 4
+        ```
+
+        ```python
+        print(hidden * 8)
+        ```
+        <!--pytest-codeblocks:expected-output-->
+        ```
+        23
+        ```
+    """)
+    ini = repo.root / "pytest.ini"
+    ini.write_text(ini.read_text() + "harness_namespace = page\n")
+    result = repo.run("--codeblocks", "docs", "--update-outputs")
+    result.assert_outcomes(passed=2)  # one namespace: the second block sees `hidden`
+    assert "outputs updated: docs/steps.md" in result.stdout.str()
+    assert (repo.root / "docs/steps.md").read_text().endswith("<!--pytest-codeblocks:expected-output-->\n```\n32\n```\n")
