@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -119,7 +120,8 @@ class Harness:
         if self.tally.records or self.tally.errors:
             terminalreporter.write_line(self.tally.summary_line())
         counts = self.tally.counts()
-        words = [f"{word} = {' + '.join(v for v in verdicts if counts.get(v))} ({sum(counts.get(v, 0) for v in verdicts)})"
+        words = [f"{word} = {' + '.join(v for v in verdicts if counts.get(v))} "
+                 f"({sum(counts.get(v, 0) for v in verdicts)})"
                  for word, verdicts in PYTEST_WORDS.items() if any(counts.get(v) for v in verdicts)]
         if words:  # pytest says "16 skipped" where the harness says "16 not run": say how the words map
             terminalreporter.write_line("in pytest's words: " + "; ".join(words))
@@ -128,8 +130,9 @@ class Harness:
 
 
 def _codeblocks_plugin_active(pluginmanager) -> bool:
-    """True when pytest-codeblocks' plugin will register (installed, and not blocked with -p no:codeblocks)."""
-    return importlib.util.find_spec("pytest_codeblocks") is not None and not pluginmanager.is_blocked("codeblocks")
+    """True when pytest-codeblocks' plugin will register (installed, autoloaded, not blocked by -p no:codeblocks)."""
+    return (importlib.util.find_spec("pytest_codeblocks") is not None and not pluginmanager.is_blocked("codeblocks")
+            and not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"))
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager) -> None:

@@ -283,4 +283,5 @@ def test_the_project_chooses_the_page_namespace_and_updates_work_under_codeblock
     result = repo.run("--codeblocks", "docs", "--update-outputs")
     result.assert_outcomes(passed=2)  # one namespace: the second block sees `hidden`
     assert "outputs updated: docs/steps.md" in result.stdout.str()
-    assert (repo.root / "docs/steps.md").read_text().endswith("<!--pytest-codeblocks:expected-output-->\n```\n32\n```\n")
+    page = (repo.root / "docs/steps.md").read_text()
+    assert page.endswith("<!--pytest-codeblocks:expected-output-->\n```\n32\n```\n")
