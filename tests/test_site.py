@@ -160,6 +160,23 @@ def test_probability_chart_shows_the_documented_probabilities(built_site):
     assert widths == pytest.approx(documented, abs=1e-4)
 
 
+def test_probability_chart_has_a_caption_and_a_legend(built_site):
+    html = (built_site.site_dir / "using-transformers" / "post-processing.html").read_text(encoding="utf-8")
+    figure = re.search(r'<figure class="probability-figure">(.*?)</figure>', html, re.DOTALL)
+    assert figure, "the chart is not a figure"
+    caption = re.search(r"<figcaption>(.*?)</figcaption>", figure[1], re.DOTALL)
+    assert caption, "the chart has no caption"
+    text = re.sub(r"<[^>]+>", "", caption[1])
+    # The page's own caption (from the placeholder), then how to read the bars: a key for each color.
+    assert text.startswith("The probabilities above, one group of bars per sentence. ")
+    assert "from 0 (no bar) to 1 (the full width)" in text
+    keys = re.findall(r'<span class="key"><span class="(swatch[^"]*)"[^>]*></span>([^<]+)</span>', caption[1])
+    assert keys == [("swatch winner", "the label with the highest probability: the verdict"),
+                    ("swatch", "the other label")]
+    # The highlighted bar of each sentence is its winner: the key's "winner" swatch says what it means.
+    assert len(re.findall(r'class="bar winner"', figure[1])) == 2
+
+
 # --- Navigation ---------------------------------------------------------------------------------
 
 def nav_files(nav) -> list[str]:
