@@ -140,9 +140,9 @@ def test_math_is_rendered_at_build_time(built_site):
 
 def test_diagrams_are_inline_and_follow_the_theme(built_site):
     for page in ("using-transformers/index.html", "using-transformers/model-heads.html",
-                 "transformer-models/architecture.html"):
+                 "transformer-models/architecture.html", "transformer-models/attention.html"):
         html = (built_site.site_dir / page).read_text(encoding="utf-8")
-        svg = re.search(r'<svg class="diagram-svg".*?</svg>', html, re.DOTALL)
+        svg = re.search(r'<svg class="diagram-svg[^"]*".*?</svg>', html, re.DOTALL)
         assert svg, page
         # Fixed colours would vanish against one of the two schemes; currentColor follows the text.
         assert "currentColor" in svg[0]
