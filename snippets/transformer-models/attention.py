@@ -71,5 +71,6 @@ print(f"{figure}: {len(tokens)} x {len(tokens)} weights")
 
 # --8<-- [start:try-it]
 following = outputs.attentions[1][0, 8]  # the second layer, its ninth attention head
-print([f"{token} -> {tokens[row.argmax()]}" for token, row in zip(tokens, following)])
+for token, row in zip(tokens, following):
+    print(f"{token:>8} -> {tokens[row.argmax()]}")
 # --8<-- [end:try-it]
