@@ -71,7 +71,8 @@ def test_quiz_is_in_the_nav_with_four_to_six_answered_questions(quiz):
     assert quiz in nav_files(read_config(REPO / "mkdocs.yml")["nav"])
     text = (DOCS / quiz).read_text(encoding="utf-8")
     questions = re.findall(r"^## \d+\. ", text, re.MULTILINE)
-    answers = re.findall(r'^\?\?\? success "Answer: (\d)"\n\n    \S', text, re.MULTILINE)
+    # Collapsed, and the title does not give the answer away: the right option comes first inside.
+    answers = re.findall(r'^\?\?\? success "Answer"\n\n    \*\*(\d)\.\*\* \S', text, re.MULTILINE)
     assert 4 <= len(questions) <= 6
     assert len(answers) == len(questions), "each question needs one collapsible, explained answer"
     assert COURSE in text
