@@ -24,6 +24,9 @@ OUTPUT_LANGUAGES = frozenset({"text", "output", "txt"})
 FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 OPTION_RE = re.compile(r"""(?P<key>[.#]?[A-Za-z][\w-]*)(?:=(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s}]+)))?""")
 FRONT_MATTER_END = re.compile(r"(?:-{3}|\.{3})[ \t]*")
+# An admonition's first line (`!!! note "Title"`, collapsible `??? tip`, `???+ tip`), as Python-Markdown and
+# pymdownx.details read it; without a quoted title Material shows the type, capitalized.
+ADMONITION_RE = re.compile(r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<type>[\w-]+)(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$')
 
 
 class PageError(Exception):
@@ -88,6 +91,7 @@ class Block:
     expect_exception: bool = False  # expected to raise (pytest.mark.xfail, expect-exception, expect-error)
     page_name: str = ""  # page path as shown in ids and errors
     index: int = 0  # position among the page's runnable blocks
+    admonitions: tuple[str, ...] = ()  # titles of the admonitions the block sits in, outermost first
     xfail: dict[str, Any] | None = None  # {"reason", "raises" (source text or None), "strict" (None: pytest's ini)}
     marks: list[str] = field(default_factory=list)  # pytest mark expressions above it, as pytest-codeblocks has them
     continues: bool = False  # pytest-codeblocks:cont: continues the previous block (one chain, one namespace)
@@ -215,6 +219,16 @@ class _Scanner:
         # pytest-codeblocks); None when the latest fence was one that does not run.
         self.previous: Block | None = None
         self.fences_seen = False
+        self.admonitions: list[tuple[int, str]] = []  # (indent width, title) of the open admonitions
+
+    def enter(self, line: str) -> None:
+        """Close the admonitions a non-blank line at this indentation ends; open the one it starts."""
+        width = len(line) - len(line.lstrip(" \t"))
+        while self.admonitions and width <= self.admonitions[-1][0]:
+            self.admonitions.pop()
+        if match := ADMONITION_RE.match(line):
+            title = match["title"] if match["title"] is not None else match["type"].capitalize()
+            self.admonitions.append((width, title))
 
     def lineno(self, index: int) -> int:
         return self.origins[index][0] + 1
@@ -226,6 +240,8 @@ class _Scanner:
         i = 0
         while i < len(self.lines):
             line = self.lines[i]
+            if line.strip():
+                self.enter(line)
             match = FENCE_RE.match(line)
             # A backtick in a backtick fence's info string makes it inline code, not a fence (CommonMark).
             if match and not (match["fence"][0] == "`" and "`" in match["info"]):
@@ -304,7 +320,8 @@ class _Scanner:
                 [self.lineno(k) for k in range(start + 1, end)], meaning.get("skip_reason"),
                 meaning.get("tolerance", self.page.tolerance), None, meaning.get("importorskip"),
                 meaning.get("expect_exception", False), self.page.name, len(self.page.blocks),
-                meaning.get("xfail"), meaning["marks"], continues)
+                tuple(title for _, title in self.admonitions if title), meaning.get("xfail"), meaning["marks"],
+                continues)
             self.page.blocks.append(self.last)
         else:  # a fence that does not run; markers above it are consumed, as pytest-codeblocks does
             self.previous = self.last = None
