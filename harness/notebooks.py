@@ -84,7 +84,7 @@ def requirements(page: Page, site: Site) -> list[str]:
     """
     pinned = pins(site)
     wanted: list[str] = []
-    for block in page.blocks:
+    for block in page.python_blocks:
         try:
             tree = ast.parse(block.code)
         except SyntaxError:
@@ -108,7 +108,7 @@ def requirements(page: Page, site: Site) -> list[str]:
 def _uses_hub(page: Page) -> bool:
     """True when the page's code loads a checkpoint from the Hugging Face Hub (read from the code, not run)."""
     default = lambda task: (f"the default of the {task} pipeline", None)  # noqa: E731 (no transformers import)
-    return any(inventory([b.code for b in page.blocks], default=default))
+    return any(inventory([b.code for b in page.python_blocks], default=default))
 
 
 def _install_cell(page: Page, wanted: list[str]) -> dict[str, Any]:
@@ -125,12 +125,12 @@ def _install_cell(page: Page, wanted: list[str]) -> dict[str, Any]:
 
 def build(page: Page, site: Site) -> dict[str, Any] | None:
     """The notebook of a parsed page, or None when the page has no Python block. Raises PageError (see requirements)."""
-    if not page.blocks:
+    if not page.python_blocks:
         return None
     lines = page.lines
     # Page lines (1-based) the code cells and their stored outputs come from: not prose.
-    code_lines = {n for b in page.blocks for n in range(b.line, b.end_line + 1)}
-    code_lines |= {n for b in page.blocks if b.output for n in range(b.output.line, b.output.end_line + 1)}
+    code_lines = {n for b in page.python_blocks for n in range(b.line, b.end_line + 1)}
+    code_lines |= {n for b in page.python_blocks if b.output for n in range(b.output.line, b.output.end_line + 1)}
     # Skip the front matter: everything before the first line that is neither front matter nor blank.
     body = 1
     if lines and lines[0].strip() == "---":
@@ -150,7 +150,7 @@ def build(page: Page, site: Site) -> dict[str, Any] | None:
     if wanted:
         cells.append(_install_cell(page, wanted))
     previous = (title_line + 1) if title_line else body
-    for block in page.blocks:
+    for block in page.python_blocks:
         prose = to_jupyter_markdown([lines[n - 1] for n in range(previous, block.line) if n not in code_lines])
         if block.skip_reason:
             prose = (prose + "\n\n" if prose else "") + f"*The course notes do not run this cell: {block.skip_reason}*"

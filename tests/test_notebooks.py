@@ -34,9 +34,9 @@ def test_notebook_cells_are_the_page_blocks_and_outputs():
         code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
         assert code[0]["metadata"]["tags"] == [INSTALL_TAG]  # the install cell, then one cell per block
         code = code[1:]
-        assert ["".join(c["source"]) for c in code] == [b.code.rstrip("\n") for b in page.blocks]
+        assert ["".join(c["source"]) for c in code] == [b.code.rstrip("\n") for b in page.python_blocks]
         assert [["".join(o["text"]) for o in c["outputs"]] for c in code] == \
-            [[b.output.text] if b.output else [] for b in page.blocks]
+            [[b.output.text] if b.output else [] for b in page.python_blocks]
 
 
 @pytest.fixture
@@ -64,7 +64,9 @@ def test_tampered_stale_and_missing_notebooks_are_detected(copy_of_repo):
     assert run_notebooks(root=copy_of_repo).returncode == 0
     assert run_notebooks("--check", root=copy_of_repo).returncode == 0
     assert not (notebooks / "stale.ipynb").exists()
-    assert run_notebooks(root=copy_of_repo).stdout == "0 written, 0 removed, 7 already up to date, in docs/notebooks/\n"
+    count = len(list((copy_of_repo / "docs" / "notebooks").rglob("*.ipynb")))
+    assert run_notebooks(root=copy_of_repo).stdout == \
+        f"0 written, 0 removed, {count} already up to date, in docs/notebooks/\n"
 
 
 def test_a_page_error_stops_notebook_generation_with_its_place(copy_of_repo):
@@ -122,6 +124,20 @@ A drawing of the steps.
     y = 2
     ```
 
+!!! question "Try it: add one"
+
+    Add one to `y`.
+
+    ??? success "Solution"
+
+        ```python
+        print(y + 1)
+        ```
+
+        ```text title="Output"
+        3
+        ```
+
 The end.
 '''
 
@@ -143,8 +159,9 @@ def test_cells_hold_explanations_code_and_outputs(small_site):
     page = parse_page(small_site.docs_dir / "page.md", small_site)
     notebook = build(page, small_site)
     kinds = [cell["cell_type"] for cell in notebook["cells"]]
-    assert kinds == ["markdown", "code", "markdown", "code", "markdown", "code", "markdown", "code", "markdown"]
-    title, install, intro, first, note, skipped, prose, setup, tail = \
+    assert kinds == ["markdown", "code", "markdown", "code", "markdown", "code", "markdown", "code", "markdown",
+                     "code", "markdown"]
+    title, install, intro, first, note, skipped, prose, setup, exercise, solution, tail = \
         ["".join(cell["source"]) for cell in notebook["cells"]]
     assert title.startswith("# A page\n") and "docs/page.md" in title
     # The page's own words, in Markdown that Jupyter renders: no icon shortcode, no link to a page that is
@@ -161,6 +178,9 @@ def test_cells_hold_explanations_code_and_outputs(small_site):
     assert prose == ("- **Tensor**: An array of numbers\n  with a shape.\n\n"
                      "*Diagram (on the site's page): A drawing of the steps.*\n\n> **Set-up**")
     assert setup == "y = 2" and tail == "The end."
+    # A solution's cell comes under its exercise and the title of the collapsed block it sits in.
+    assert exercise == "> **Try it: add one**\n>\n> Add one to `y`.\n>\n> > **Solution**"
+    assert solution == "print(y + 1)" and notebook["cells"][9]["outputs"][0]["text"] == ["3\n"]
     assert notebook["nbformat"] == 4 and notebook["nbformat_minor"] == 5
 
 
