@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 SEARCH_DIALOG = '<div class="md-search" data-md-component="search" role="dialog">'
-ABBR = re.compile(r'(?P<before>.?)<abbr(?P<attrs>\s[^>]*)?>(?P<text>[^<]*)</abbr>(?P<after>.{0,2})', re.S)
+ABBR = re.compile(r"<abbr(?P<attrs>\s[^>]*)?>(?P<text>[^<]*)</abbr>")
 # A path or file name goes on right before or after the term: a slash, an underscore, or a dot with a name
 # character after it (an extension); a dot followed by a space or the end is a sentence's full stop.
 PATH_BEFORE = re.compile(r"[/\\_]")
@@ -24,12 +24,15 @@ def in_path(before: str, after: str) -> bool:
 
 
 def _abbr(match: re.Match[str]) -> str:
-    before, attrs, text, after = match["before"], match["attrs"] or "", match["text"], match["after"]
+    # The neighbours are read, not consumed: two terms side by side ("encoder-decoder") are both seen.
+    before = match.string[max(0, match.start() - 1):match.start()]
+    after = match.string[match.end():match.end() + 2]
+    attrs, text = match["attrs"] or "", match["text"]
     if in_path(before, after):
-        return before + text + after
+        return text
     if "tabindex" not in attrs:
         attrs = ' tabindex="0"' + attrs
-    return f"{before}<abbr{attrs}>{text}</abbr>{after}"
+    return f"<abbr{attrs}>{text}</abbr>"
 
 
 def on_page_content(html, page, config, files, **kwargs):
