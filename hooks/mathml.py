@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 from latex2mathml.converter import convert
 
@@ -34,3 +35,25 @@ def on_config(config, **kwargs):
         if not any(entry.get("name") == "math" for entry in entries):  # once, even if the config is reused
             entries.append({"name": "math", "class": "math", "format": formatter})
     return config
+
+
+# Notebook pages: the generated notebooks write math as Jupyter does ($$...$$, $...$); nbconvert leaves it as
+# text for MathJax, which hooks/offline_notebooks.py drops (a CDN). Rendered to MathML here instead, outside code.
+CODE = re.compile(r"(<pre\b.*?</pre>|<code\b.*?</code>)", re.S)
+DISPLAY = re.compile(r"(?:<p>\s*)?\$\$(?P<tex>.+?)\$\$(?:\s*</p>)?", re.S)
+INLINE = re.compile(r"(?<![\\$\w])\$(?P<tex>[^$\n<>]+?)\$(?![\w$])")
+
+
+def notebook_math(text: str) -> str:
+    """HTML of a rendered notebook with its $$...$$ and $...$ TeX (outside <pre> and <code>) as MathML."""
+    parts = CODE.split(text)
+    for index in range(0, len(parts), 2):  # the odd parts are code: left alone
+        part = DISPLAY.sub(lambda m: f'<div class="math">{to_mathml(html.unescape(m["tex"]), "block")}</div>',
+                           parts[index])
+        parts[index] = INLINE.sub(lambda m: f'<span class="math">{to_mathml(html.unescape(m["tex"]))}</span>', part)
+    return "".join(parts)
+
+
+def on_page_content(html_text, page, config, files, **kwargs):
+    """Math of notebook pages (.ipynb, rendered by mkdocs-jupyter) to MathML; Markdown pages are done already."""
+    return notebook_math(html_text) if page.file.src_uri.endswith(".ipynb") else html_text
