@@ -50,11 +50,17 @@ def search(page, query: str) -> tuple[int, list[str]]:
     meta = page.locator(".md-search-result__meta")
     page.wait_for_function("""(q) => document.querySelector("input[data-md-component=search-query]").value === q
         && /matching document/i.test(document.querySelector(".md-search-result__meta").textContent)""", arg=query)
-    page.wait_for_timeout(300)  # Material renders results after the count
-    text = meta.text_content().strip()
+    # Material answers each keystroke after a short delay: read until two reads in a row agree.
+    previous = None
+    for _ in range(40):
+        page.wait_for_timeout(250)
+        text = meta.text_content().strip()
+        hrefs = page.evaluate("""() => [...document.querySelectorAll(".md-search-result__item > a:first-child")]
+            .map(a => a.href)""")
+        if (text, hrefs) == previous:
+            break
+        previous = (text, hrefs)
     count = 0 if text.lower().startswith("no ") else int(re.match(r"\d+", text)[0])
-    hrefs = page.evaluate("""() => [...document.querySelectorAll(".md-search-result__item > a:first-child")]
-        .map(a => a.href)""")
     return count, hrefs
 
 
