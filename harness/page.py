@@ -84,6 +84,8 @@ class Block:
     expect_exception: bool = False
     page_name: str = ""  # page path as shown in ids and errors
     index: int = 0  # position among the page's Python blocks
+    # For each code line from an included snippet: (snippet file relative to the repo, its line); else None.
+    code_sources: list[tuple[str, int] | None] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -179,17 +181,20 @@ def parse_page(path: Path, site: Site | None = None, text: str | None = None) ->
             page.tolerance = parse_tolerance(front_matter["tolerance"])
         except MarkerError as error:
             raise PageError(name, 1, f"front matter: {error}") from None
-    expanded, origins = site.expand(parse_lines[body:], name, first_line=body + 1)
+    sources: list[tuple[str, int] | None] = []
+    expanded, origins = site.expand(parse_lines[body:], name, first_line=body + 1, sources=sources)
     origins = [(body + index, verbatim) for index, verbatim in origins]
-    _Scanner(page, expanded, origins).run()
+    _Scanner(page, expanded, origins, sources).run()
     return page
 
 
 class _Scanner:
     """One pass over the expanded lines: fences, the markers above them, and Output pairing."""
 
-    def __init__(self, page: Page, lines: list[str], origins: list[tuple[int, bool]]):
+    def __init__(self, page: Page, lines: list[str], origins: list[tuple[int, bool]],
+                 sources: list[tuple[str, int] | None] | None = None):
         self.page, self.lines, self.origins = page, lines, origins
+        self.sources = sources or [None] * len(lines)
         self.markers: list[tuple[int, dict[str, Any]]] = []  # (page line, meaning) waiting for their fence
         self.last: Block | None = None  # the Python block an Output block may still attach to
 
@@ -256,6 +261,7 @@ class _Scanner:
                 [self.lineno(k) for k in range(start + 1, end)], meaning.get("skip_reason"),
                 meaning.get("tolerance", self.page.tolerance), None, meaning.get("importorskip"),
                 meaning.get("expect_exception", False), self.page.name, len(self.page.blocks))
+            self.last.code_sources = self.sources[start + 1:end]
             self.page.blocks.append(self.last)
         else:
             if markers:

@@ -47,8 +47,9 @@ def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, time
         verdicts[runnable[0].index] = failed_before_run(runnable[0], plan.error)
         verdicts.update((b.index, not_run(b, runnable[0])) for b in runnable[1:])
         return verdicts
-    codes = [BlockCode(b.index, b.code, b.code_lines, b.expect_exception) for b in runnable]
-    runs = run_page(PageRun(page.name, page.text, codes, dict(plan.env), str(repo_root)), timeout, imports)
+    codes = [BlockCode(b.index, b.code, b.code_lines, b.expect_exception, b.code_sources) for b in runnable]
+    runs = run_page(PageRun(page.name, page.text, codes, dict(plan.env), str(repo_root), main_file(page)),
+                    timeout, imports)
     failed = None
     for block, run in zip(runnable, runs):
         if run.status == "not run":
@@ -95,6 +96,12 @@ def judge(page: Page, block: Block, run: BlockRun, structural: bool, labels: fro
     return Verdict(status, "output updated", duration=run.duration, rewrite=rewrite.to_dict())
 
 
+def main_file(page: Page) -> str:
+    """The page's `__main__.__file__`: the first snippet file its blocks include (the project keeps a page's code
+    in snippets/ under the same path), else the page itself; relative to the repo root."""
+    return next((source[0] for block in page.blocks for source in block.code_sources if source), page.name)
+
+
 def not_run(block: Block, failed: Block) -> Verdict:
     """A block after a failed one: its page's state is broken, so it was not run (never a pass)."""
     return Verdict("not run", f"not run: block at {failed.id} failed")
@@ -115,9 +122,16 @@ def _stderr(run: BlockRun) -> str:
 
 
 def show_code(block: Block) -> str:
-    """The block's code as the reader sees it, each line with its page line number."""
+    """The block's code as the reader sees it, each line with its own line: the page's, or for a line an include
+    brought, its snippet file's ("snippets/x.py:12"); the header names the page lines of the includes."""
     lines = block.code.rstrip("\n").split("\n")
-    numbered = [f"{number:>5} | {line}" for number, line in zip(block.code_lines, lines[:MAX_CODE_LINES])]
+    sources = list(block.code_sources) + [None] * (len(block.code_lines) - len(block.code_sources))
+    labels = [f"{source[0]}:{source[1]}" if source else str(number)
+              for number, source in zip(block.code_lines, sources)]
+    width = max([5, *map(len, labels)])
+    numbered = [f"{label:>{width}} | {line}" for label, line in zip(labels, lines[:MAX_CODE_LINES])]
     if len(lines) > MAX_CODE_LINES:
-        numbered.append(f"      … ({len(lines) - MAX_CODE_LINES} more lines)")
-    return f"code ({block.id}):\n" + "\n".join(numbered)
+        numbered.append(f"{'':>{width}} … ({len(lines) - MAX_CODE_LINES} more lines)")
+    includes = sorted({number for number, source in zip(block.code_lines, sources) if source})
+    where = f"; included at page line {', '.join(map(str, includes))}" if includes else ""
+    return f"code ({block.id}{where}):\n" + "\n".join(numbered)
