@@ -374,9 +374,13 @@ _repo_modules: dict[str, str | None] = {}  # module name → its repo-relative f
 def _repo_files() -> tuple[str, ...]:
     """The repo's files among the modules the process has imported (the working directory is the repo root)."""
     root = os.getcwd() + os.sep
+    # Not the page's imports: the harness, the Python installation (a venv may live in the repo), the page's
+    # own __main__ (its code is the page's) and multiprocessing's __mp_main__ (the pytest script).
+    outside = (*INSTALLED, HARNESS_DIR, sys.prefix + os.sep, sys.exec_prefix + os.sep)
     for name in sys.modules.keys() - _repo_modules.keys():
         path = getattr(sys.modules.get(name), "__file__", None)
-        inside = isinstance(path, str) and path.startswith(root) and not path.startswith((*INSTALLED, HARNESS_DIR))
+        inside = (isinstance(path, str) and path.startswith(root) and not path.startswith(outside)
+                  and name not in ("__main__", "__mp_main__"))
         _repo_modules[name] = os.path.relpath(path, root).replace(os.sep, "/") if inside else None
     return tuple(sorted({path for path in _repo_modules.values() if path}))
 

@@ -27,11 +27,18 @@ class Verdict:
     details: str = ""
     duration: float = 0.0
     rewrite: dict | None = None
+    repo_files: tuple[str, ...] = ()  # the repo's modules the page's process had imported by this block's end
+    changes: bool | None = None  # --repeat: True when a later run printed other text (or ended otherwise)
 
 
 def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, timeout: float,
-                imports: list[str]) -> dict[int, Verdict]:
-    """Run the page's blocks up to index `last` in one fresh process; the verdict of each block by index."""
+                imports: list[str], repeat: int = 1) -> dict[int, Verdict]:
+    """Run the page's blocks up to index `last` in one fresh process; the verdict of each block by index.
+
+    With `repeat` > 1 the page runs that many times, the later runs each in a new interpreter (another hash
+    seed, as a second `python` has): every run's output is compared, and a block whose printed text changes
+    between runs says so (Verdict.changes) and is never rewritten.
+    """
     verdicts: dict[int, Verdict] = {}
     runnable: list[Block] = []
     for block in page.blocks[:last + 1]:
@@ -48,16 +55,52 @@ def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, time
         verdicts.update((b.index, not_run(b, runnable[0])) for b in runnable[1:])
         return verdicts
     codes = [BlockCode(b.index, b.code, b.code_lines, b.expect_exception, b.code_sources) for b in runnable]
-    runs = run_page(PageRun(page.name, page.text, codes, dict(plan.env), str(repo_root), main_file(page)),
-                    timeout, imports)
+    page_run = PageRun(page.name, page.text, codes, dict(plan.env), str(repo_root), main_file(page))
+    runs = run_page(page_run, timeout, imports)
+    later = [run_page(page_run, timeout, imports, fresh=True) for _ in range(repeat - 1)]
     failed = None
-    for block, run in zip(runnable, runs):
+    for position, (block, run) in enumerate(zip(runnable, runs)):
         if run.status == "not run":
             verdicts[block.index] = not_run(block, failed)
             continue
-        verdicts[block.index] = judge(page, block, run, plan.structural(block.index), plan.labels, update, timeout)
+        again = [runs_k[position] for runs_k in later]
+        verdicts[block.index] = judge_runs(page, block, [run, *again], plan.structural(block.index), plan.labels,
+                                           update, timeout)
+        verdicts[block.index].repo_files = tuple(sorted({f for r in [run, *again] for f in r.repo_files}))
         failed = block if verdicts[block.index].status == "failed" else failed
     return verdicts
+
+
+def judge_runs(page: Page, block: Block, runs: list[BlockRun], structural: bool, labels: frozenset[str],
+               update: bool, timeout: float) -> Verdict:
+    """The verdict of `block` over one or more runs of its page: the first failing run's, else the first run's.
+
+    A block whose later run printed other text than the first (or ended otherwise) has `changes` True; its
+    output is never written into the page, since no one text is right.
+    """
+    first, n = runs[0], len(runs)
+    changes = any(run.status != "not run" and (run.status, run.stdout) != (first.status, first.stdout)
+                  for run in runs[1:])
+    verdict = judge(page, block, first, structural, labels, update and not changes, timeout)
+    for k, run in enumerate(runs[1:], 2):
+        if verdict.status == "failed":
+            break
+        if run.status == "not run":
+            continue
+        again = judge(page, block, run, structural, labels, False, timeout)
+        if again.status == "failed":
+            prefix = f"run {k} of {n}: "
+            verdict = Verdict("failed", prefix + again.reason, prefix + again.details, again.duration)
+    if n > 1:
+        verdict.changes = changes
+        if changes:
+            note = "the output changes between runs (sort, seed or round what it prints)"
+            if verdict.status == "failed" and update and block.output is not None:
+                note += "; --update-outputs refused to write it"
+            verdict.reason = f"{verdict.reason}; {note}" if verdict.reason else note
+            if verdict.details:
+                verdict.details = verdict.details.replace("\n\n", f"\n{note}\n\n", 1)
+    return verdict
 
 
 def judge(page: Page, block: Block, run: BlockRun, structural: bool, labels: frozenset[str],
