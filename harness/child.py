@@ -184,6 +184,12 @@ def main_namespace(page: PageRun) -> dict:
     module.__builtins__ = builtins
     module.__cached__ = None
     sys.modules["__main__"] = module
+    # The process as python's main one, for the page's own multiprocessing: not a daemon (which may not have
+    # children), and the platform's default start method (the runner's start forced its own).
+    import multiprocessing  # noqa: PLC0415
+
+    multiprocessing.current_process().daemon = False  # this process's copy: the runner still kills it at will
+    multiprocessing.set_start_method(None, force=True)
     return module.__dict__
 
 
@@ -313,6 +319,8 @@ def run_child(inbox, sender, spare: bool = False) -> None:
             return
         page, log_path = payload
         _isolate(page, log_path)
+        _included.update(((source[0], source[1]), line) for block in page.blocks
+                         for line, source in zip(block.lines, block.sources) if source)
         namespace = main_namespace(page)
         for block in page.blocks:
             run = _run_block(block, page.filename, namespace)
@@ -399,8 +407,8 @@ def _installed(module) -> bool:
 def _format(err: BaseException, filename: str, block: BlockCode | None = None) -> str:
     """The traceback from the page's first frame on: what the reader would see running the code.
 
-    A block whose code comes from a snippet file runs as that file: its frames name the file and its lines,
-    and a last line says where the page includes it.
+    Code from a snippet file runs as that file (its frames say so, as under `python snippet.py`); here each of
+    its frames is told at the page's line that includes it, with the file and line it comes from.
     """
     code_file = code_origin(block, filename)[0] if block is not None else filename
     tb = err.__traceback__
@@ -410,7 +418,16 @@ def _format(err: BaseException, filename: str, block: BlockCode | None = None) -
         text = "".join(traceback.format_exception_only(type(err), err))
     else:
         text = "".join(traceback.format_exception(type(err), err, tb))
-    if code_file != filename:
-        at = sorted({line for line, source in zip(block.lines, block.sources) if source})
-        text += f"({code_file} is included in the page at {filename}:{', '.join(map(str, at))})\n"
-    return text
+
+    def at_page(frame: re.Match) -> str:
+        page_line = _included.get((frame["file"], int(frame["line"])))
+        if page_line is None:
+            return frame[0]
+        return (f'  File "{filename}", line {page_line}{frame["rest"]} '
+                f'(included from {frame["file"]}, line {frame["line"]})')
+
+    return FRAME_LINE.sub(at_page, text) if _included else text
+
+
+FRAME_LINE = re.compile(r'^  File "(?P<file>[^"\n]+)", line (?P<line>\d+)(?P<rest>.*)$', re.MULTILINE)
+_included: dict[tuple[str, int], int] = {}  # (snippet file, its line) → the page line that includes it
