@@ -118,6 +118,7 @@ class StdoutCapture:
 
         fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) | os.O_APPEND)
         os.dup2(self.fd, 1)
+        _libc_line_buffered()
         # The encoding `python` chose for its stdout at start (locale, PYTHONIOENCODING, UTF-8 mode).
         original = sys.__stdout__
         self.encoding = getattr(original, "encoding", None) or "utf-8"
@@ -153,6 +154,15 @@ class StdoutCapture:
             if not chunk:
                 break
         return "".join(parts), dropped + max(self.stream.written - self.limit, 0)
+
+
+def _libc_line_buffered() -> None:
+    """C's stdout line-buffered, as on a terminal: an extension's printf lands between the Python lines around it."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.setvbuf(ctypes.c_void_p.in_dll(libc, "stdout"), None, 1, 0)  # 1: _IOLBF
+    except (OSError, ValueError, AttributeError):  # no C library to ask: block end still flushes it
+        pass
 
 
 _fflush = None

@@ -34,17 +34,19 @@ def test_everything_written_to_stdout_is_the_output_of_the_block_that_wrote_it(r
 
         progress.info("encoding the batch")
         os.write(1, b"16 sequences\\n")
+        ctypes.CDLL(None).printf(b"%d tokens\\n", 512)
         subprocess.run([sys.executable, "-c", "print('worker done')"], check=True)
         print("a warning for the reader of stderr", file=sys.stderr)
         os.write(2, b"more stderr\\n")
-        ctypes.CDLL(None).printf(b"%d tokens\\n", 512)
+        print("batch encoded")
         ```
 
         ```text title="Output"
         encoding the batch
         16 sequences
-        worker done
         512 tokens
+        worker done
+        batch encoded
         ```
 
         ```python
