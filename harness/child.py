@@ -231,13 +231,19 @@ def compile_block(block: BlockCode, filename: str):
     try:
         tree = ast.parse(block.code, filename)
     except SyntaxError as err:
-        code_lines = block.code.split("\n")
-        if err.lineno and err.lineno <= len(code_lines):
-            # The compiler fills `text` by reading `filename` at the block's own line number: the page's line
-            # there is another line. The block's line is the one at fault.
-            err.text = code_lines[err.lineno - 1] + "\n"
-        err.filename, err.lineno = filename, page_line(err.lineno)
-        err.end_lineno = page_line(err.end_lineno) if err.end_lineno else None
+        # The compiler fills `text` (and measures `offset` in it) by reading `filename` at the block's own line
+        # number: the page's line there is another line. Parsed under a name that is no file, they are the block's.
+        try:
+            ast.parse(block.code, "<block>")
+        except SyntaxError as clean:
+            err.text, err.offset, err.end_offset = clean.text, clean.offset, clean.end_offset
+        at = err.lineno if err.lineno and err.lineno <= block.code.count("\n") + 1 else None
+        source = block.sources[at - 1] if at and at <= len(block.sources) else None
+        if source:  # an included line, even in a block that mixes page lines and includes: its file and line
+            err.filename, err.lineno, err.end_lineno = source[0], source[1], None
+        else:
+            err.filename, err.lineno = filename, page_line(err.lineno)
+            err.end_lineno = page_line(err.end_lineno) if err.end_lineno else None
         raise
     for node in ast.walk(tree):
         if "lineno" in node._attributes:
@@ -320,6 +326,7 @@ def run_child(inbox, sender, spare: bool = False) -> None:
         os.setpgid(0, 0)  # its own process group, so a timeout kills what the page started, too
         if spare:  # forked ahead, while another page runs: time spent here is not the run's
             warm_torch()
+            _repo_files("")  # the preloaded modules' files, looked at once, not after the page's first block
         try:
             kind, payload = inbox.recv()
             while kind == "warm":
@@ -389,14 +396,20 @@ def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
 _repo_modules: dict[str, str | None] = {}  # module name → its repo-relative file, or None: scanned once each
 
 
-def _repo_files() -> tuple[str, ...]:
-    """The repo's files among the modules the process has imported (the working directory is the repo root)."""
-    root = os.getcwd() + os.sep
+def _repo_files(root: str | None = None) -> tuple[str, ...]:
+    """The repo's files among the modules the process has imported (`root`: the repo, by default the working
+    directory, which is the page's repo root). With root "" it only notes the modules of the installation."""
+    root = os.getcwd() + os.sep if root is None else root
     # Not the page's imports: the harness, the Python installation (a venv may live in the repo), the page's
     # own __main__ (its code is the page's) and multiprocessing's __mp_main__ (the pytest script).
     outside = (*INSTALLED, HARNESS_DIR, sys.prefix + os.sep, sys.exec_prefix + os.sep)
     for name in sys.modules.keys() - _repo_modules.keys():
-        path = getattr(sys.modules.get(name), "__file__", None)
+        try:  # the module's own __file__: getattr could run a lazy module's __getattr__ and import things
+            path = vars(sys.modules[name]).get("__file__")
+        except (KeyError, TypeError):
+            path = None
+        if not root and not (isinstance(path, str) and path.startswith(outside)):
+            continue  # before the page's root is known only the installation's modules are settled
         inside = (isinstance(path, str) and path.startswith(root) and not path.startswith(outside)
                   and name not in ("__main__", "__mp_main__"))
         _repo_modules[name] = os.path.relpath(path, root).replace(os.sep, "/") if inside else None

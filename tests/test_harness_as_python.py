@@ -201,8 +201,9 @@ def test_errors_show_the_page_line_and_its_own_text(repo):
     result.stdout.fnmatch_lines([
         '  File "docs/typos.md", line 7',
         "    print(max(lengths)",
+        "         ^",  # under the bracket never closed, as `python` shows it
         "SyntaxError: '(' was never closed",
-    ])
+    ], consecutive=True)
     result.stdout.fnmatch_lines([
         # The listing numbers each included line with its own file and line, not all with the include's.
         "code (docs/included.md:3; included at page line 4):",
