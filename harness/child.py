@@ -78,33 +78,16 @@ class PageRun:
     main_file: str = ""  # the page's __main__.__file__ (its snippet file, or the page), relative to cwd
 
 
-class PageStdout(io.TextIOWrapper):
-    """The page's sys.stdout: text to fd 1, line-buffered as on a terminal; a block's text beyond `limit` is counted.
-
-    One object for the whole page, so a logging handler an earlier block made with sys.stdout writes into the
-    block that is running. Bounding here keeps a printing loop from filling the disk with the capture file.
-    """
-
-    def __init__(self, limit: int, encoding: str, errors: str):
-        super().__init__(open(1, "wb", closefd=False), encoding=encoding, errors=errors, line_buffering=True)
-        self.limit, self.written = limit, 0
-
-    def write(self, text: str) -> int:
-        if not isinstance(text, str):
-            return super().write(text)  # raises the TypeError `python` would
-        room = self.limit - self.written
-        self.written += len(text)
-        if room > 0:
-            super().write(text if len(text) <= room else text[:room])
-        return len(text)
-
-
 class StdoutCapture:
     """Everything the page's process writes to stdout, block by block, as pytest's capfd captures it.
 
     fd 1 points at an unlinked temporary file, so print, sys.stdout kept by a logging handler, os.write(1, ...),
     C extensions and child processes that inherit stdout all land there, in the order they wrote. `start`
     empties it before a block; `take` flushes Python's and C's buffers and reads the block's text.
+
+    sys.stdout is one stream for the whole page (a handler an earlier block made writes into the block that
+    is running), line-buffered over fd 1 as python's stdout is on a terminal: a print costs what it costs
+    there. The runner stops a page whose block writes more than runner.STDOUT_FILE_LIMIT bytes.
     """
 
     CHUNK = 1 << 20  # bytes read at a time
@@ -122,13 +105,14 @@ class StdoutCapture:
         # The encoding `python` chose for its stdout at start (locale, PYTHONIOENCODING, UTF-8 mode).
         original = sys.__stdout__
         self.encoding = getattr(original, "encoding", None) or "utf-8"
-        self.stream = PageStdout(limit, self.encoding, getattr(original, "errors", None) or "surrogateescape")
+        self.stream = io.TextIOWrapper(open(1, "wb", closefd=False), encoding=self.encoding,
+                                       errors=getattr(original, "errors", None) or "surrogateescape",
+                                       line_buffering=True)
 
     def start(self) -> None:
-        """Begin a block: what earlier blocks wrote is gone, the block's count of sys.stdout text is 0."""
+        """Begin a block: what earlier blocks wrote is gone."""
         self.flush()
         os.ftruncate(self.fd, 0)
-        self.stream.written = 0
 
     def flush(self) -> None:
         """Push what Python and C still buffer to fd 1, so it counts for the block that wrote it."""
@@ -153,7 +137,7 @@ class StdoutCapture:
             kept, dropped = kept + min(len(text), room), dropped + max(len(text) - room, 0)
             if not chunk:
                 break
-        return "".join(parts), dropped + max(self.stream.written - self.limit, 0)
+        return "".join(parts), dropped
 
 
 def _libc_line_buffered() -> None:

@@ -20,6 +20,7 @@ import pickle
 import signal
 import sys
 import tempfile
+import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -31,6 +32,10 @@ from harness.child import STDOUT_LIMIT, STOPS, BlockCode, BlockRun, PageRun, run
 
 STDERR_TAIL = 4_000
 MESSAGE_LIMIT = 16_000_000  # bytes: a message above this is a broken child, not a result
+# bytes a block may write to stdout (the child keeps STDOUT_LIMIT characters of it): beyond, its page is
+# stopped, since such an output is never verified and its capture file must not fill the disk.
+STDOUT_FILE_LIMIT = 100_000_000
+WATCH_INTERVAL = 1.0  # seconds between looks at the size of a running block's stdout
 
 
 def import_specs(codes: Iterable[str], repo_root: Path | None = None) -> list[str]:
@@ -196,9 +201,15 @@ def _run(child: _Child, page: PageRun, timeout: float, replace, ahead: bool = Fa
 
 def _receive(receiver, block: BlockCode, timeout: float, process) -> BlockRun:
     """Wait for the child's message about `block`, at most `timeout` seconds."""
-    if not receiver.poll(timeout):
-        _kill(process)
-        return BlockRun(block.index, "timed out", duration=timeout)
+    deadline = time.monotonic() + timeout
+    while not receiver.poll(max(0.0, min(WATCH_INTERVAL, deadline - time.monotonic()))):
+        if time.monotonic() >= deadline:
+            _kill(process)
+            return BlockRun(block.index, "timed out", duration=timeout)
+        if _stdout_size(process.pid) > STDOUT_FILE_LIMIT:
+            _kill(process)
+            return BlockRun(block.index, "died", traceback=f"the block wrote more than {STDOUT_FILE_LIMIT:,} "
+                            "bytes to stdout; the page was stopped")
     try:
         return pickle.loads(receiver.recv_bytes(MESSAGE_LIMIT))
     except (EOFError, OSError):
@@ -207,6 +218,14 @@ def _receive(receiver, block: BlockCode, timeout: float, process) -> BlockRun:
         code = process.exitcode
         how = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
         return BlockRun(block.index, "died", traceback=f"the process running the page ended ({how})")
+
+
+def _stdout_size(pid: int | None) -> int:
+    """Bytes in the page process's stdout (its capture file, child.StdoutCapture); 0 where /proc cannot tell."""
+    try:
+        return os.stat(f"/proc/{pid}/fd/1").st_size
+    except (OSError, TypeError):
+        return 0
 
 
 def _kill(process) -> None:

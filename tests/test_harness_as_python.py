@@ -67,13 +67,25 @@ def test_everything_written_to_stdout_is_the_output_of_the_block_that_wrote_it(r
         zzz
         ```
     """)
+    repo.write("docs/runaway.md", """
+        ```python
+        import os
+        while True:
+            os.write(1, b"y" * 8_000_000)
+        ```
+
+        ```python
+        print("not reached")
+        ```
+    """)
     result = repo.run("docs")
     out = result.stdout.str()
     result.stdout.fnmatch_lines(["*printed output differs from the Output block at docs/flood.md:6*",
                                  "*the block printed 2,500,000 characters; the first 1,000,000 were kept*"])
+    result.stdout.fnmatch_lines(["*the block wrote more than 100,000,000 bytes to stdout; the page was stopped*"])
     assert len(out) < 60_000  # megabytes written to the descriptor, a bounded report
     assert "a warning for the reader" not in out and "more stderr" not in out
-    assert summary(result) == "blocks: 3 verified, 0 structural, 0 unchecked, 0 skipped, 1 failed, 0 not run"
+    assert summary(result) == "blocks: 3 verified, 0 structural, 0 unchecked, 0 skipped, 2 failed, 1 not run"
 
 
 def test_the_page_is_the_main_module(repo):
