@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.markers import NO_REASON, skips_without_reason
 from harness.page import parse_page
 from harness.snippets import Site, read_config
 from harness.values import tokenize
@@ -22,7 +23,30 @@ SECTION_MARKER = re.compile(r"^\s*# --8<-- \[(start|end):([\w-]+)\]\s*$")
 def pages_with_code() -> list[Path]:
     """Every page whose blocks run, sorted."""
     return [p for p in sorted(DOCS.rglob("*.md")) if "notebooks" not in p.relative_to(DOCS).parts
-            and parse_page(p, SITE).blocks]
+            and parse_page(p, SITE).python_blocks]
+
+
+# --- Strict pages: every skip says why ----------------------------------------------------------
+
+def unexplained_skips(page) -> list[str]:
+    """`page:line: mark` for each skip of the page that gives no reason (a pytest-codeblocks page may omit it)."""
+    found = [f"{page.name}:{block.line}: {mark}" for block in page.blocks for mark in skips_without_reason(block.marks)]
+    return found + ([f"{page.name}: pytest-codeblocks:skipfile without a reason"] if page.skipfile == NO_REASON else [])
+
+
+def test_unexplained_skip_detector_sees_bare_and_empty_reasons():
+    text = ('<!--pytest.mark.skip-->\n```python\nx\n```\n<!-- pytest-codeblocks:skip -->\n```sh\nls\n```\n'
+            '<!--pytest.mark.skipif(sys.platform == "nope", reason="")-->\n```bash\nls\n```\n'
+            '<!--pytest.mark.skip(reason="needs a GPU")-->\n```python\nx\n```\n<!--pytest-codeblocks:skipfile-->\n')
+    page = parse_page(DOCS / "strict.md", SITE, text=text)
+    assert [entry.split(": ", 1)[0] for entry in unexplained_skips(page)] == [
+        "docs/strict.md:2", "docs/strict.md:6", "docs/strict.md:10", "docs/strict.md"]
+
+
+def test_every_skip_in_the_project_pages_gives_a_reason():
+    pages = [p for p in sorted(DOCS.rglob("*.md")) if "notebooks" not in p.relative_to(DOCS).parts]
+    found = [entry for path in [*pages, REPO / "README.md"] for entry in unexplained_skips(parse_page(path, SITE))]
+    assert found == []
 
 
 # --- The build ----------------------------------------------------------------------------------
@@ -140,9 +164,9 @@ def test_math_is_rendered_at_build_time(built_site):
 
 def test_diagrams_are_inline_and_follow_the_theme(built_site):
     for page in ("using-transformers/index.html", "using-transformers/model-heads.html",
-                 "transformer-models/architecture.html"):
+                 "transformer-models/architecture.html", "transformer-models/attention.html"):
         html = (built_site.site_dir / page).read_text(encoding="utf-8")
-        svg = re.search(r'<svg class="diagram-svg".*?</svg>', html, re.DOTALL)
+        svg = re.search(r'<svg class="diagram-svg[^"]*".*?</svg>', html, re.DOTALL)
         assert svg, page
         # Fixed colours would vanish against one of the two schemes; currentColor follows the text.
         assert "currentColor" in svg[0]
@@ -158,6 +182,23 @@ def test_probability_chart_shows_the_documented_probabilities(built_site):
     assert chart
     widths = [float(w) / 100 for w in re.findall(r'class="fill" style="width: ([\d.]+)%"', chart[0])]
     assert widths == pytest.approx(documented, abs=1e-4)
+
+
+def test_probability_chart_has_a_caption_and_a_legend(built_site):
+    html = (built_site.site_dir / "using-transformers" / "post-processing.html").read_text(encoding="utf-8")
+    figure = re.search(r'<figure class="probability-figure">(.*?)</figure>', html, re.DOTALL)
+    assert figure, "the chart is not a figure"
+    caption = re.search(r"<figcaption>(.*?)</figcaption>", figure[1], re.DOTALL)
+    assert caption, "the chart has no caption"
+    text = re.sub(r"<[^>]+>", "", caption[1])
+    # The page's own caption (from the placeholder), then how to read the bars: a key for each color.
+    assert text.startswith("The probabilities above, one group of bars per sentence. ")
+    assert "from 0 (no bar) to 1 (the full width)" in text
+    keys = re.findall(r'<span class="key"><span class="(swatch[^"]*)"[^>]*></span>([^<]+)</span>', caption[1])
+    assert keys == [("swatch winner", "the label with the highest probability: the verdict"),
+                    ("swatch", "the other label")]
+    # The highlighted bar of each sentence is its winner: the key's "winner" swatch says what it means.
+    assert len(re.findall(r'class="bar winner"', figure[1])) == 2
 
 
 # --- Navigation ---------------------------------------------------------------------------------
@@ -211,7 +252,7 @@ def test_page_shows_all_of_its_snippet_file_in_order(page):
     if not snippet.exists():
         pytest.skip(f"{page.relative_to(REPO)} has no snippet file of its own (not one of this site's pages)")
     sections = snippet_sections(snippet)
-    shown = [block.code for block in parse_page(page, SITE).blocks]
+    shown = [block.code for block in parse_page(page, SITE).python_blocks]
     # Running the snippet file then runs exactly what the page shows, in the page's order.
     assert shown == list(sections.values())
 
