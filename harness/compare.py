@@ -1,11 +1,15 @@
-"""Documented output vs actual output: floats within tolerance, everything else exact, a readable report."""
+"""Documented output vs actual output: floats within tolerance, everything else exact, a readable report.
+
+Inside brackets (a tensor, list, dict, tuple or set repr) line wrapping and alignment are free and a set's
+items may come in any order; outside them the text is compared line by line, only trailing whitespace free.
+"""
 from __future__ import annotations
 
 import difflib
 import math
 from dataclasses import dataclass, field
 from itertools import zip_longest
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from harness.values import Token, iter_tokens, normalize
 
@@ -93,23 +97,100 @@ def _number_gap(expected: Token, actual: Token, tolerance: Tolerance) -> tuple[f
     return None if abs(a - e) <= allowed * (1 + 1e-9) else (abs(a - e), allowed)
 
 
+def _line_gap(gap: str) -> str:
+    """Whitespace between two tokens as it counts outside brackets: the spaces ending a line are free."""
+    if "\n" not in gap:
+        return gap
+    lines = gap.split("\n")
+    return "\n".join([line.rstrip() for line in lines[:-1]] + lines[-1:])
+
+
+def _token_key(token: Token) -> tuple:
+    """Sort key of a token inside a set: by kind, then value (numbers numerically, nan last)."""
+    if token.kind == "number":
+        return (token.kind, 1, 0.0) if token.value != token.value else (token.kind, 0, token.value)
+    return (token.kind, 0, token.value if token.kind == "string" else token.text)
+
+
+def _set_items_sorted(group: list[Token]) -> list[Token]:
+    """`group` (`{` ... `}`): if it is a set repr, its items in a canonical order; a dict or `{}` as it came."""
+    inner = group[0].depth + 1
+    items: list[list[Token]] = [[]]
+    commas: list[Token] = []
+    for token in group[1:-1]:
+        if token.depth == inner and token.kind == "punct" and token.text == ":":
+            return group  # a dict: its order is part of what it says
+        if token.depth == inner and token.kind == "punct" and token.text == ",":
+            commas.append(token)
+            items.append([])
+        else:
+            items[-1].append(token)
+    if len(items) < 2 or any(not item for item in items):
+        return group
+    items.sort(key=lambda item: tuple(_token_key(token) for token in item))
+    ordered = [group[0], *items[0]]
+    for comma, item in zip(commas, items[1:]):
+        ordered += [comma, *item]
+    return ordered + [group[-1]]
+
+
+def _sets_sorted(tokens: Iterable[Token]) -> Iterator[Token]:
+    """`tokens` with each set repr's items sorted, so `{'b', 'a'}` and `{'a', 'b'}` read the same.
+
+    Python prints a set in hash order, which changes from run to run for strings. Tokens outside braces pass
+    through at once; a brace group is held until it closes (an unclosed one comes out as it was).
+    """
+    groups: list[list[Token]] = []
+    for token in tokens:
+        if token.kind == "punct" and token.text == "{":
+            groups.append([token])
+            continue
+        if not groups:
+            yield token
+            continue
+        groups[-1].append(token)
+        if token.kind == "punct" and token.text == "}" and token.depth == groups[-1][0].depth + 1:
+            done = _set_items_sorted(groups.pop())
+            if groups:
+                groups[-1] += done
+            else:
+                yield from done
+    for group in groups:
+        yield from group
+
+
 def compare(expected: str, actual: str, tolerance: Tolerance | None = None,
             structural_labels: frozenset[str] | None = None) -> Comparison:
-    """Compare printed outputs token by token; `structural_labels` not None = structural mode (stand-in weights)."""
+    """Compare printed outputs token by token; `structural_labels` not None = structural mode (stand-in weights).
+
+    Outside brackets the whitespace between tokens must match too (trailing spaces of a line and trailing
+    blank lines aside); inside them it is free, but only for brackets that close: `(` in prose is no repr.
+    """
     tolerance = tolerance or Tolerance()
     expected, actual = normalize(expected), normalize(actual)
     if expected == actual:  # the usual case, at string speed even for megabytes
         return Comparison(True)
     numbers: list[Mismatch] = []
     n_numbers = 0
+    unclosed: tuple[Token, Token] | None = None  # the first spacing difference inside brackets not yet closed
+    e = None
     # Lazy tokens in lockstep: a megabyte of unexpected output costs no more than the expected length.
-    for e, a in zip_longest(iter_tokens(expected), iter_tokens(actual)):
+    for e, a in zip_longest(_sets_sorted(iter_tokens(expected)), _sets_sorted(iter_tokens(actual))):
         if e is None or a is None or not _same_shape(e, a, structural_labels):
             return _diverged(expected, actual, e, a, numbers)
+        if e.depth == 0:
+            unclosed = None  # every bracket before this token closed: the spacing inside them was free
+        if e.gap != a.gap and _line_gap(e.gap) != _line_gap(a.gap):
+            if e.depth == 0:
+                return _diverged(expected, actual, e, a, numbers, spacing=True)
+            unclosed = unclosed or (e, a)
         if e.is_float and structural_labels is None and (gap := _number_gap(e, a, tolerance)):
             n_numbers += 1
             if len(numbers) < MAX_NUMBER_ROWS:
                 numbers.append(Mismatch(_where(e), e.text, a.text, gap[0], gap[1]))
+    closed = e is not None and e.depth <= 1 and e.kind == "punct" and e.text in ")]}"
+    if unclosed and not (closed or e.depth == 0):
+        return _diverged(expected, actual, *unclosed, numbers, spacing=True)
     if not n_numbers:
         return Comparison(True)
     rows = [f"{n_numbers} number{'s' if n_numbers > 1 else ''} outside tolerance:"]
@@ -120,14 +201,19 @@ def compare(expected: str, actual: str, tolerance: Tolerance | None = None,
     return Comparison(False, numbers, _bounded("\n".join(rows)))
 
 
-def _diverged(expected: str, actual: str, e: Token | None, a: Token | None, numbers: list[Mismatch]) -> Comparison:
-    if e is None:
+def _diverged(expected: str, actual: str, e: Token | None, a: Token | None, numbers: list[Mismatch],
+              spacing: bool = False) -> Comparison:
+    if spacing:
+        first = (f"first difference at line {e.line}: expected {_line_gap(e.gap)!r} before `{_short(e.text)}`, "
+                 f"got {_line_gap(a.gap)!r} (outside brackets, lines and spaces are compared)")
+    elif e is None:
         first = f"first difference after the expected output ends: got unexpected `{_short(a.text)}` ({_where(a)})"
     elif a is None:
         first = f"first difference at {_where(e)}: expected `{_short(e.text)}`, the actual output ends"
     else:
         first = f"first difference at {_where(e)}: expected `{_short(e.text)}`, got `{_short(a.text)}`"
-    mismatch = Mismatch(_where(e or a), e.text if e else "", a.text if a else "", kind="structure")
+    mismatch = Mismatch(_where(e or a), e.text if e else "", a.text if a else "",
+                        kind="spacing" if spacing else "structure")
     report = "\n".join([first, *_diff_lines(expected, actual)])
     return Comparison(False, [mismatch, *numbers], _bounded(report))
 
