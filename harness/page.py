@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from harness.snippets import Site
 
 PYTHON = frozenset({"python", "py", "python3", "py3"})
-OUTPUT_LANGUAGES = frozenset({"text", "output", "txt"})
+# A fence titled Output is the output of the code block above it, whatever its language (`json`, `yaml`,
+# `console`, `python` or none): the title is what the reader reads, so it is always compared, never skipped.
+OUTPUT_TITLE = "output"
 FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 OPTION_RE = re.compile(r"""(?P<key>[.#]?[A-Za-z][\w-]*)(?:=(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s}]+)))?""")
 FRONT_MATTER_END = re.compile(r"(?:-{3}|\.{3})[ \t]*")
@@ -248,7 +250,7 @@ class _Scanner:
         markers, self.markers = self.markers, []
         meaning = {key: value for _, marker in markers for key, value in marker.items()}
         text = "".join(f"{c}\n" for c in content)
-        if meaning.get("expected_output") or (language in OUTPUT_LANGUAGES and (title or "").lower() == "output"):
+        if meaning.get("expected_output") or (title or "").strip().lower() == OUTPUT_TITLE:
             self.output(start, end, indent, fence, language, text, markers, explicit="expected_output" in meaning)
         elif language in PYTHON:
             self.last = Block(

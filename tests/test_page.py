@@ -334,3 +334,15 @@ def test_page_module_imports_no_heavy_dependencies():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("language", ["json", "yaml", "python", "console", "", "pycon"])
+def test_a_fence_titled_output_is_an_output_in_any_language(repo, language):
+    page = parse(repo, f'```python\nprint(1)\n```\n\n```{language} title="Output"\n1\n```\n')
+    [block] = page.blocks
+    assert block.output is not None and block.output.text == "1\n" and block.output.language == language
+
+
+def test_a_fence_titled_output_under_no_python_block_is_refused(repo):
+    message = error_of(repo, '```bash\nls\n```\n\n```json title="Output"\n{"a": 1}\n```\n')
+    assert message.startswith("docs/page.md:5: Output block is not directly under a Python block")

@@ -1,0 +1,125 @@
+"""What a run compares: every Output block in any language, whole numbers, sets, lines, documented exceptions."""
+from __future__ import annotations
+
+from harness_testing import repo, summary  # noqa: F401  (fixture)
+
+
+def statuses(report: dict) -> dict[int, str]:
+    """Block line → verdict, from a verification report."""
+    return {record["line"]: record["status"] for record in report["blocks"]}
+
+
+def test_no_wrong_output_passes_silently(repo):
+    repo.write("docs/outputs.md", """
+        # Outputs that must not pass by accident
+
+        ```python
+        import torch
+        mask = torch.tensor([0., 1., 1.])
+        print(mask)
+        print([float(mask.sum())])
+        ```
+
+        ```text title="Output"
+        tensor([1., 0., 1.])
+        [3.]
+        ```
+
+        ```python
+        print([round(2 / 3, 3), 1 / 7])
+        ```
+
+        ```text title="Output"
+        [0.667, 0.14]
+        ```
+
+        ```python
+        vocabulary = {"the", "a", "an", "of", "to", "in"}
+        print(vocabulary)
+        ```
+
+        ```text title="Output"
+        {'of', 'the', 'in', 'a', 'to', 'an'}
+        ```
+
+        ```python
+        import json
+        print(json.dumps({"vocab_size": 30522, "layers": 6}, indent=4))
+        ```
+
+        ```json title="Output"
+        {"vocab_size": 30522, "layers": 12}
+        ```
+
+        ```python
+        print(json.dumps({"vocab_size": 30522, "layers": 6}))
+        ```
+
+        ```json title="Output"
+        {
+          "vocab_size": 30522,
+          "layers": 6
+        }
+        ```
+
+        ```python
+        print("epoch 1 done")
+        print("epoch 2 done")
+        ```
+
+        ```console title="Output"
+        epoch 1 done epoch 2 done
+        ```
+
+        ```python
+        print("padded   ", end="")
+        print()
+        print("next")
+        ```
+
+        ``` { title="Output" }
+        padded
+        next
+        ```
+    """)
+    report = repo.report("docs")
+    assert statuses(report) == {3: "failed", 15: "verified", 23: "verified", 32: "failed", 41: "verified",
+                                52: "failed", 61: "verified"}
+    assert summary_counts(report) == {"failed": 3, "verified": 4}
+    failures = {record["line"]: record["reason"] for record in report["blocks"] if record["status"] == "failed"}
+    assert failures[32] == "printed output differs from the Output block at docs/outputs.md:37"
+
+
+def summary_counts(report: dict) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for record in report["blocks"]:
+        counts[record["status"]] = counts.get(record["status"], 0) + 1
+    return counts
+
+
+def test_the_failure_report_says_what_differs(repo):
+    repo.write("docs/outputs.md", """
+        ```python
+        import torch
+        print(torch.tensor([0., 1.]))
+        ```
+
+        ```text title="Output"
+        tensor([1., 0.])
+        ```
+
+        ```python
+        print("one", "two")
+        ```
+
+        ```text title="Output"
+        one
+        two
+        ```
+    """)
+    result = repo.run("docs")
+    result.assert_outcomes(failed=2)
+    output = result.stdout.str()
+    assert "at [0]: expected 1., actual 0., difference 1.00e+00 > tolerance 1.0e-05" in output
+    assert "first difference at line 2: expected '\\n' before `two`, got ' '" in output
+    assert summary(result) == "blocks: 0 verified, 0 structural, 0 unchecked, 0 skipped, 2 failed, 0 not run"
