@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import Any, Iterable, Iterator
@@ -19,6 +20,13 @@ MAX_DIFF_INPUT_LINES = 200
 MAX_LINE_CHARS = 200
 MAX_MESSAGE_LINES = 100
 MAX_MESSAGE_CHARS = 10_000
+# doctest's rules for a documented exception (doctest.DocTestParser._EXCEPTION_RE): the header line, stack
+# lines (indented, free), then the exception from the first line that starts with a word character.
+TRACEBACK_HEADER_RE = re.compile(r"^Traceback \((?:most recent call last|innermost last)\):[ \t]*$", re.MULTILINE)
+EXCEPTION_START_RE = re.compile(r"^\w", re.MULTILINE)
+# Without a header, a last line like `KeyError: 'x'` or `torch.OutOfMemoryError` still documents the exception.
+EXCEPTION_LINE_RE = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning|Iteration)"
+                               r"(?::.*)?")
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,68 @@ class Comparison:
     def diff_text(self) -> str:
         """Alias of `message`, the name used in the design notes."""
         return self.message
+
+
+@dataclass(frozen=True)
+class Documented:
+    """An Output block split doctest-style: what was printed, then the traceback documented, if any."""
+
+    printed: str
+    traceback: str = ""  # the header and stack lines as written (free: kept by an update), "" when none
+    exception: str | None = None  # the `Type: message` line(s); None when no exception is documented
+
+    def rewritten(self, printed: str, exception: str) -> str:
+        """The Output block's new text: `printed`, then the documented header and stack, then `exception`."""
+        if self.exception is None:
+            return printed
+        joined = printed if not printed or printed.endswith("\n") else printed + "\n"
+        return joined + self.traceback + exception.rstrip("\n") + "\n"
+
+
+def split_documented(text: str) -> Documented:
+    """`text` (an Output block) as printed output and, doctest's way, a documented exception after it."""
+    header = TRACEBACK_HEADER_RE.search(text)
+    if header is not None:
+        rest = text[header.end():]
+        start = EXCEPTION_START_RE.search(rest)
+        stack_end = start.start() if start else len(rest)
+        return Documented(text[:header.start()], text[header.start():header.end()] + rest[:stack_end],
+                          rest[stack_end:] if start else "")
+    lines = text.rstrip("\n").split("\n")
+    if lines and EXCEPTION_LINE_RE.fullmatch(lines[-1].rstrip()):
+        return Documented("".join(line + "\n" for line in lines[:-1]), "", lines[-1] + "\n")
+    return Documented(text)
+
+
+def exception_of(traceback_text: str) -> str:
+    """The `Type: message` part of a formatted traceback: after the last header, from the first unindented line."""
+    headers = list(TRACEBACK_HEADER_RE.finditer(traceback_text))
+    rest = traceback_text[headers[-1].end():] if headers else traceback_text
+    start = EXCEPTION_START_RE.search(rest)
+    return rest[start.start():] if start else rest.strip() + "\n"
+
+
+def compare_raised(expected: str, printed: str, traceback_text: str, tolerance: Tolerance | None = None,
+                   structural_labels: frozenset[str] | None = None) -> Comparison:
+    """Compare an Output block with what a block printed before raising, and the exception it raised.
+
+    The documented exception (see split_documented) is compared with the raised one's `Type: message`, the
+    stack lines are free; with no exception documented, only the printed output is compared.
+    """
+    documented = split_documented(expected)
+    if documented.exception is None:
+        return compare(expected, printed, tolerance, structural_labels)
+    before = compare(documented.printed, printed, tolerance, structural_labels)
+    if not before.ok:
+        return Comparison(False, before.mismatches, "before the exception: " + before.message)
+    raised = exception_of(traceback_text)
+    result = compare(documented.exception, raised, tolerance, structural_labels)
+    if result.ok:
+        return result
+    named = (f"documented exception `{_short(documented.exception.strip(), 200)}`, "
+             f"raised `{_short(raised.strip(), 200)}`")
+    mismatches = [Mismatch("exception", documented.exception.strip(), raised.strip(), kind="exception")]
+    return Comparison(False, mismatches + result.mismatches, _bounded(named + "\n" + result.message))
 
 
 def _where(token: Token) -> str:
@@ -218,7 +288,15 @@ def _diverged(expected: str, actual: str, e: Token | None, a: Token | None, numb
     return Comparison(False, [mismatch, *numbers], _bounded(report))
 
 
+def _visible(text: str) -> str:
+    """`text` safe to show in a terminal or JSON: lone surrogates and control characters as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in "\t\n" else repr(c)[1:-1] for c in text)
+
+
 def _short(text: str, limit: int = 80) -> str:
+    text = _visible(text)
     return text if len(text) <= limit else text[:limit] + "…"
 
 

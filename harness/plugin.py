@@ -85,22 +85,30 @@ class Harness:
         if hasattr(self.config, "workerinput"):  # an xdist worker: the controller writes
             return
         if self.rewrites:
-            changed, errors = rewrite.apply_all(self.rewrites)
-            self.messages += [f"outputs updated: {page}" for page in changed] + errors
-            if errors:
+            try:
+                self._rewrite(session)
+            except Exception as error:  # noqa: BLE001  (the summary and the report must still come)
+                self.messages.append(f"--update-outputs stopped: {type(error).__name__}: {error}")
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            if changed and importlib.util.find_spec("harness.notebooks"):
-                from harness import notebooks  # the notebooks are generated from the pages: they follow
-
-                with contextlib.redirect_stdout(io.StringIO()) as said:  # one summary line, not one per notebook
-                    status = notebooks.main(["--root", str(self.site.repo_root)])
-                written = said.getvalue().count("wrote ")
-                self.messages.append(f"notebooks regenerated from the pages: {written} written (exit status {status})")
         self.incremental.finish()
         if self.config.option.verification_report:
             path = self.config.invocation_params.dir / self.config.option.verification_report
             self.tally.write(path, self.site.repo_root)
             self.messages.append(f"verification report: {path}")
+
+    def _rewrite(self, session: pytest.Session) -> None:
+        """Apply the pending --update-outputs rewrites, then regenerate the notebooks if a page changed."""
+        changed, errors = rewrite.apply_all(self.rewrites)
+        self.messages += [f"outputs updated: {page}" for page in changed] + errors
+        if errors:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if changed and importlib.util.find_spec("harness.notebooks"):
+            from harness import notebooks  # the notebooks are generated from the pages: they follow
+
+            with contextlib.redirect_stdout(io.StringIO()) as said:  # one summary line, not one per notebook
+                status = notebooks.main(["--root", str(self.site.repo_root)])
+            written = said.getvalue().count("wrote ")
+            self.messages.append(f"notebooks regenerated from the pages: {written} written (exit status {status})")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.tally.records or self.tally.errors:

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pymdownx.snippets import SnippetPreprocessor
+
 from harness.page import Output, split_lines
+from harness.values import ANSI_RE
 
 
 class RewriteError(Exception):
@@ -51,18 +55,51 @@ def request(path: Path, name: str, lines: list[str], output: Output, new: str) -
 
 
 def render(new: str, indent: str, eol: str, fence: str = "```") -> list[str]:
-    """The content lines for printed text `new`: indent + line, blank lines empty, each ending in `eol`."""
-    text = new.replace("\r\n", "\n").rstrip("\n")
+    """The content lines for printed text `new`: indent + line, blank lines empty, each ending in `eol`.
+
+    Colour codes are dropped (the page shows what a terminal shows) and a line that pymdownx.snippets would
+    read as an include is escaped with `;` (the page then shows it as printed). RewriteError for text a page
+    cannot hold: a lone surrogate, a control character, a line that would close the fence.
+    """
+    text = ANSI_RE.sub("", new).replace("\r\n", "\n").rstrip("\n")
     if "\r" in text:
         raise RewriteError("the output contains a carriage return (a progress bar?): a page cannot show it")
     lines = text.split("\n")
     while lines and not lines[-1].strip():  # trailing blank lines: invisible on the page, churn in diffs
         lines.pop()
-    for line in lines:
-        if line.strip(" \t").startswith(fence[0] * 3):
-            raise RewriteError(f"the output has a line starting with {fence[0] * 3}, which would end the fence")
+    for number, line in enumerate(lines, 1):
+        _check_line(line, number, fence)
     # A whitespace-only line shows as an empty line; writing its spaces would only invite editor churn.
-    return [(indent + line if line.strip() else "") + eol for line in lines]
+    return [(indent + _escape_notation(line) if line.strip() else "") + eol for line in lines]
+
+
+def _check_line(line: str, number: int, fence: str) -> None:
+    """RewriteError if output line `number` cannot sit in a page inside `fence`."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise RewriteError(f"line {number} of the output is not text a page can store: {line[error.start]!r} is a "
+                           "lone surrogate (bytes decoded with errors='surrogateescape'?); decode them as they "
+                           "are meant") from None
+    control = next((c for c in line if c != "\t" and unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise RewriteError(f"line {number} of the output has the control character {control!r}, which a page "
+                           "cannot show")
+    # CommonMark closes a fence with a run of its character at least as long as the opening one.
+    if line.strip(" \t").startswith(fence[0] * len(fence)):
+        raise RewriteError(f"line {number} of the output starts with {fence[0] * len(fence)}, which would end "
+                           "the fence")
+
+
+def _escape_notation(line: str) -> str:
+    """`line`, escaped with one `;` if pymdownx.snippets would read it as an include or section marker."""
+    if "8<" not in line:
+        return line
+    if match := SnippetPreprocessor.RE_ALL_SNIPPETS.match(line):
+        return line[:match.end("space")] + ";" + line[match.end("space"):]
+    if match := SnippetPreprocessor.RE_SNIPPET_SECTION.match(line):
+        return line[:match.end("pre")] + ";" + line[match.end("pre"):]
+    return line
 
 
 def rewrite_text(text: str, rewrites: list[Rewrite]) -> str:
@@ -121,6 +158,8 @@ def apply_all(rewrites: list[Rewrite]) -> tuple[list[str], list[str]]:
         try:
             if apply(Path(page), group):
                 changed.append(group[0].name)
-        except (RewriteError, OSError, UnicodeDecodeError) as error:
+        except (RewriteError, OSError) as error:
             errors.append(str(error))
+        except Exception as error:  # noqa: BLE001  (one page that cannot be written never stops the others)
+            errors.append(f"{group[0].name}: not rewritten: {type(error).__name__}: {error}")
     return changed, errors

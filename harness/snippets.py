@@ -147,6 +147,14 @@ class Site:
             where = chunk[1] if len(chunk) == 3 else chunk[0]
             detail = "" if index < n_page else " (auto_append in mkdocs.yml)"
             raise PageError(page, first_line + line, f"{error}: {where.strip()}{detail}") from None
-        verbatim = index < n_page and expanded == chunk
+        # An escaped `;--8<--` line is the page's own text, shown one `;` shorter: page source all the same.
+        escaped = len(chunk) == len(expanded) == 1 and _escaped(pre, chunk[0])
+        verbatim = index < n_page and (expanded == chunk or escaped)
         out.extend(expanded)
         origins.extend((line, verbatim) for _ in expanded)
+
+
+def _escaped(pre, line: str) -> bool:
+    """True for a line of escaped snippet notation (`;--8<-- "x"`, `# ;--8<-- [start:x]`): text, not an include."""
+    match = pre.RE_ALL_SNIPPETS.match(line) or pre.match_section(line)
+    return bool(match and match.group("escape"))

@@ -9,11 +9,11 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.compare import compare, tolerance_of
+from harness.compare import compare, compare_raised, exception_of, split_documented, tolerance_of
 from harness.page import Block, Page
 from harness.rewrite import RewriteError, request
 from harness.runner import STDERR_TAIL, STDOUT_LIMIT, BlockCode, BlockRun, PageRun, run_page
-from harness.values import iter_tokens
+from harness.values import iter_tokens, normalize
 
 MAX_CODE_LINES = 40
 
@@ -74,22 +74,36 @@ def judge(page: Page, block: Block, run: BlockRun, structural: bool, labels: fro
     if block.output is None:
         return Verdict("unchecked", "no Output block", duration=run.duration)
     status = "structural" if structural else "verified"
-    comparison = compare(block.output.text, run.stdout, tolerance_of(block), labels if structural else None)
+    raised = block.expect_exception and run.traceback  # it raised, as expected: its exception is part of its output
+    if raised:
+        comparison = compare_raised(block.output.text, run.stdout, run.traceback, tolerance_of(block),
+                                    labels if structural else None)
+    else:
+        comparison = compare(block.output.text, run.stdout, tolerance_of(block), labels if structural else None)
     if comparison.ok:
         return Verdict(status, "stand-in weights: floats not compared" if structural else "", duration=run.duration)
-    headline = f"printed output differs from the Output block at {page.name}:{block.output.line}"
+    output_at = f"{page.name}:{block.output.line}"
+    headline = f"printed output differs from the Output block at {output_at}"
+    if comparison.mismatches and comparison.mismatches[0].kind == "exception":
+        headline = f"the block raised an exception other than the one the Output block at {output_at} documents"
     truncated = (f"(the block printed {STDOUT_LIMIT + run.dropped:,} characters; the first {STDOUT_LIMIT:,} "
                  "were kept)") if run.dropped else ""
     if not update:
         return _failed(block, run, headline, comparison.message, truncated)
+    new = run.stdout
+    if raised:  # the documented traceback's header and stack stay, its exception line is rewritten
+        new = split_documented(block.output.text).rewritten(run.stdout, exception_of(run.traceback))
     try:
         if run.dropped:
-            raise RewriteError(f"{page.name}:{block.output.line}: the output is too long to write into a page")
-        if structural and any(token.is_float for token in iter_tokens(run.stdout)):
-            raise RewriteError(f"{page.name}:{block.output.line}: not rewritten: the block ran with stand-in "
+            raise RewriteError(f"{output_at}: the output is too long to write into a page")
+        if not normalize(new).strip():
+            raise RewriteError(f"{output_at}: the block printed nothing, and an empty Output block would check "
+                               "nothing (a bare expression shows its value only in a notebook or the REPL: print it)")
+        if structural and any(token.is_float for token in iter_tokens(new)):
+            raise RewriteError(f"{output_at}: not rewritten: the block ran with stand-in "
                                "weights and its output has floats (never write random-weight numbers into a "
                                "page; fetch the real checkpoint: python -m harness fetch)")
-        rewrite = request(page.path.resolve(), page.name, page.lines, block.output, run.stdout)
+        rewrite = request(page.path.resolve(), page.name, page.lines, block.output, new)
     except RewriteError as error:
         return _failed(block, run, f"{headline}; --update-outputs refused", str(error), comparison.message)
     return Verdict(status, "output updated", duration=run.duration, rewrite=rewrite.to_dict())

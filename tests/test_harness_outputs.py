@@ -123,3 +123,64 @@ def test_the_failure_report_says_what_differs(repo):
     assert "at [0]: expected 1., actual 0., difference 1.00e+00 > tolerance 1.0e-05" in output
     assert "first difference at line 2: expected '\\n' before `two`, got ' '" in output
     assert summary(result) == "blocks: 0 verified, 0 structural, 0 unchecked, 0 skipped, 2 failed, 0 not run"
+
+
+def test_a_documented_exception_is_compared_the_way_doctest_does(repo):
+    repo.write("docs/errors.md", """
+        <!-- pytest-codeblocks:expect-exception -->
+        ```python
+        print("looking up the token")
+        {"hello": 7592}["bye"]
+        ```
+
+        ```text title="Output"
+        looking up the token
+        Traceback (most recent call last):
+          File "lookup.py", line 99, in <module>
+            any stack lines at all
+        KeyError: 'bye'
+        ```
+
+        <!-- pytest-codeblocks:expect-exception -->
+        ```python
+        import math
+        math.sqrt(-1)
+        ```
+
+        ```text title="Output"
+        ValueError: math domain error
+        ```
+
+        <!-- pytest-codeblocks:expect-exception -->
+        ```python
+        [1, 2, 3][10]
+        ```
+
+        ```text title="Output"
+        Traceback (most recent call last):
+          ...
+        KeyError: 10
+        ```
+
+        <!-- pytest-codeblocks:expect-exception -->
+        ```python
+        print("step 1")
+        raise RuntimeError("out of memory")
+        ```
+
+        ```text title="Output"
+        step 2
+        Traceback (most recent call last):
+        RuntimeError: out of memory
+        ```
+    """)
+    report = repo.report("docs")
+    assert statuses(report) == {2: "verified", 16: "verified", 26: "failed", 37: "failed"}
+    reasons = {record["line"]: record["reason"] for record in report["blocks"]}
+    assert reasons[26] == ("the block raised an exception other than the one the Output block at "
+                           "docs/errors.md:30 documents")
+    assert reasons[37] == "printed output differs from the Output block at docs/errors.md:42"
+    result = repo.run("docs")
+    output = result.stdout.str()
+    assert "documented exception `KeyError: 10`, raised `IndexError: list index out of range`" in output
+    assert "before the exception: first difference at line 1: expected `2`, got `1`" in output

@@ -1,6 +1,7 @@
 """`--update-outputs` rewrites only out-of-tolerance Output blocks, byte-exact elsewhere, atomically."""
 from __future__ import annotations
 
+import json
 import os
 import stat
 
@@ -141,3 +142,137 @@ def test_output_that_would_close_the_fence_is_refused(tmp_path):
     path.write_text('```python\nprint(1)\n```\n\n```text title="Output"\n0\n```\n')
     with pytest.raises(RewriteError, match="would end the fence"):
         apply(path, [_rewrite(path, parse_page(path), 0, "a\n```\nb\n")])
+
+
+def test_update_rewrites_the_exception_line_and_keeps_the_traceback(repo):
+    page = repo.write("docs/page.md", """
+        <!-- pytest-codeblocks:expect-exception -->
+        ```python
+        print("loading")
+        raise FileNotFoundError("config.json is missing")
+        ```
+
+        ```text title="Output"
+        loading
+        Traceback (most recent call last):
+          File "train.py", line 3, in <module>
+            load()
+        FileNotFoundError: model.bin is missing
+        ```
+
+        <!-- pytest-codeblocks:expect-exception -->
+        ```python
+        1 / 0
+        ```
+
+        ```text title="Output"
+        ZeroDivisionError: division by one
+        ```
+    """)
+    expected = page.read_text().replace("model.bin is missing", "config.json is missing").replace(
+        "division by one", "division by zero")
+    update = repo.run("docs", "--update-outputs")
+    update.assert_outcomes(passed=2)
+    assert page.read_text() == expected
+    assert summary(repo.run("docs")) == "blocks: 2 verified, 0 structural, 0 unchecked, 0 skipped, 0 failed, 0 not run"
+
+
+def test_update_refuses_blocks_one_by_one_and_rewrites_the_rest(repo):
+    refused = repo.write("docs/a_refused.md", """
+        ```python
+        print(b"na\\xefve".decode("utf-8", errors="surrogateescape"))
+        ```
+
+        ```text title="Output"
+        naïve
+        ```
+
+        ```python
+        lengths = {"short": 3, "long": 12}
+        lengths["long"]
+        ```
+
+        ```text title="Output"
+        12
+        ```
+
+        ```python
+        print("ding\\a")
+        ```
+
+        ```text title="Output"
+        ding
+        ```
+
+        ```python
+        print("drifted")
+        ```
+
+        ```text title="Output"
+        stale
+        ```
+    """)
+    other = repo.write("docs/b_other.md", """
+        ```python
+        print("fresh")
+        ```
+
+        ```text title="Output"
+        stale
+        ```
+    """)
+    before = refused.read_text()
+    report_path = repo.root / "report.json"
+    result = repo.run("docs", "--update-outputs", f"--verification-report={report_path}")
+    result.assert_outcomes(passed=2, failed=3)
+    output = result.stdout.str()
+    assert "docs/a_refused.md:5: line 1 of the output is not text a page can store: '\\udcef' is a lone surrogate" \
+        in output
+    assert "docs/a_refused.md:14: the block printed nothing, and an empty Output block would check nothing" in output
+    assert "docs/a_refused.md:22: line 1 of the output has the control character '\\x07'" in output
+    assert "UnicodeEncodeError" not in output
+    assert summary(result) == "blocks: 2 verified, 0 structural, 0 unchecked, 0 skipped, 3 failed, 0 not run"
+    assert "outputs updated: docs/a_refused.md" in output and "outputs updated: docs/b_other.md" in output
+    assert refused.read_text() == before.replace("stale", "drifted")  # the refused blocks stay as they were
+    assert other.read_text().count("fresh") == 2
+    assert report_path.exists() and len(json.loads(report_path.read_text())["blocks"]) == 5
+    assert result.ret == 1
+
+
+def test_refusal_reasons_are_true_long_fences_and_escaped_includes(repo):
+    page = repo.write("docs/page.md", """
+        ```python
+        print("A fenced example:")
+        print("```python")
+        print("```")
+        ```
+
+        ````text title="Output"
+        A fenced example:
+        ````
+
+        ```python
+        print('--8<-- "snippets/example.py"')
+        print("shown as printed")
+        ```
+
+        ```text title="Output"
+        ;--8<-- "snippets/other.py"
+        shown as printed
+        ```
+
+        ```python
+        print("\\x1b[1;32mgreen\\x1b[0m and plain")
+        ```
+
+        ```text title="Output"
+        blue and plain
+        ```
+    """)
+    result = repo.run("docs", "--update-outputs")
+    result.assert_outcomes(passed=3)
+    text = page.read_text()
+    assert '````text title="Output"\nA fenced example:\n```python\n```\n````' in text
+    assert ';--8<-- "snippets/example.py"\nshown as printed' in text  # still text, not an include
+    assert "green and plain" in text and "\x1b" not in text  # what a terminal shows
+    assert summary(repo.run("docs")) == "blocks: 3 verified, 0 structural, 0 unchecked, 0 skipped, 0 failed, 0 not run"
