@@ -37,6 +37,8 @@ class BlockCode:
     code: str
     lines: Sequence[int]
     expect_exception: bool = False  # pytest-codeblocks' expect-exception: raising is this block's success
+    # A `>>>` session: (source, page lines, raising is its documented output) per statement; () for a plain block.
+    session: tuple[tuple[str, tuple[int, ...], bool], ...] = ()
 
 
 @dataclass
@@ -54,6 +56,8 @@ class BlockRun:
     # expressions it compiled ((pattern, flags), as re caches them). Later pages' processes warm them up front.
     imported: tuple[str, ...] = ()
     compiled: tuple[tuple[str | bytes, int], ...] = ()
+    # A `>>>` session: (stdout, traceback or "") per statement run, in order (a raise it did not document ends it).
+    session: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -91,13 +95,16 @@ class BoundedText(io.TextIOBase):
         return "".join(self.parts)
 
 
-def compile_block(block: BlockCode, filename: str):
-    """Compile a block so its code objects and errors carry page lines, not block lines."""
+def compile_block(block: BlockCode, filename: str, mode: str = "exec"):
+    """Compile a block so its code objects and errors carry page lines, not block lines.
+
+    `mode` "single" compiles one `>>>` statement as the REPL does: an expression's value goes to sys.displayhook.
+    """
     def page_line(line: int | None) -> int | None:
         return block.lines[min(line, len(block.lines)) - 1] if line and block.lines else line
 
     try:
-        tree = ast.parse(block.code, filename)
+        tree = ast.parse(block.code, filename, mode)
     except SyntaxError as err:
         err.filename, err.lineno = filename, page_line(err.lineno)
         err.end_lineno = page_line(err.end_lineno) if err.end_lineno else None
@@ -111,9 +118,9 @@ def compile_block(block: BlockCode, filename: str):
                 node.end_col_offset = node.col_offset
     # dont_inherit: the harness's own `from __future__` imports must not change the page's code.
     try:
-        return compile(tree, filename, "exec", dont_inherit=True)
+        return compile(tree, filename, mode, dont_inherit=True)
     except ValueError:  # positions Python refuses after mapping: block lines beat no run at all
-        return compile(block.code, filename, "exec", dont_inherit=True)
+        return compile(block.code, filename, mode, dont_inherit=True)
 
 
 def preload(specs) -> None:
@@ -194,7 +201,7 @@ def run_child(inbox, sender, spare: bool = False) -> None:
         _isolate(page, log_path)
         namespace = {"__name__": "__main__", "__builtins__": builtins}
         for block in page.blocks:
-            run = _run_block(block, page.filename, namespace)
+            run = (_run_session if block.session else _run_block)(block, page.filename, namespace)
             sys.stderr.flush()
             sender.send_bytes(pickle.dumps(run))
             if run.status in STOPS:
@@ -246,6 +253,42 @@ def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     compiled = tuple((key[1], key[2]) for key in _regex_cache() if key not in patterns)
     return BlockRun(block.index, status, out.getvalue(), out.dropped, text[-TRACEBACK_LIMIT:], duration,
                     imported=imported, compiled=compiled)
+
+
+def _run_session(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
+    """Run a `>>>` session as doctest does: statement by statement, each compiled in "single" mode so its value
+    is shown by sys.displayhook (as at the prompt), each with its own stdout.
+
+    A statement whose output documents a traceback may raise: the session goes on, as in doctest. Any other
+    exception ends the block with status "raised".
+    """
+    results: list[tuple[str, str]] = []
+    modules, patterns = set(sys.modules), set(_regex_cache())
+    status, text, dropped = "ok", "", 0
+    hook, sys.displayhook = sys.displayhook, sys.__displayhook__  # the REPL's: repr() of a value, kept in `_`
+    start = time.perf_counter()
+    try:
+        for source, lines, may_raise in block.session:
+            out = BoundedText()
+            sys.stdout = out
+            try:
+                exec(compile_block(BlockCode(block.index, source, lines), filename, "single"), namespace)
+                results.append((out.getvalue(), ""))
+            except BaseException as err:  # SystemExit and KeyboardInterrupt end this statement, not the harness
+                results.append((out.getvalue(), _format(err, filename)[-TRACEBACK_LIMIT:]))
+                if not may_raise:
+                    status, text = "raised", results[-1][1]
+                    break
+            finally:
+                sys.stdout = sys.__stdout__
+                dropped += out.dropped
+    finally:
+        sys.displayhook = hook
+    duration = time.perf_counter() - start
+    imported = tuple(name for name in sys.modules.keys() - modules if _installed(sys.modules.get(name)))
+    compiled = tuple((key[1], key[2]) for key in _regex_cache() if key not in patterns)
+    return BlockRun(block.index, status, "".join(printed for printed, _ in results), dropped, text, duration,
+                    imported=imported, compiled=compiled, session=tuple(results))
 
 
 def _regex_cache() -> list[tuple]:

@@ -4,6 +4,7 @@ Also used by the notebook generator and a MkDocs hook, so it imports no torch, t
 """
 from __future__ import annotations
 
+import doctest
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
     from harness.snippets import Site
 
 PYTHON = frozenset({"python", "py", "python3", "py3"})
+# Interactive sessions (`>>>` prompts), run doctest-style; a Python block whose first line is a prompt is one too.
+SESSIONS = frozenset({"pycon", "python-repl", "doctest"})
+PROMPT_RE = re.compile(r">>>(?: |$)")
+DOCTEST_LINE_RE = re.compile(r"line (\d+) of the docstring")
 # A fence titled Output is the output of the code block above it, whatever its language (`json`, `yaml`,
 # `console`, `python` or none): the title is what the reader reads, so it is always compared, never skipped.
 OUTPUT_TITLE = "output"
@@ -67,6 +72,17 @@ class Output:
 
 
 @dataclass
+class Example:
+    """One statement of a `>>>` session (doctest.Example): its source, its page lines, the output shown under it."""
+
+    source: str  # without prompts, ends with "\n"
+    lines: list[int]  # page line of each source line
+    want: Output  # the lines under the prompts (`<BLANKLINE>` read as an empty line); line = the `>>>` line
+    expects_exception: bool = False  # the output documents a traceback (doctest's rule): raising is its output
+    skip: bool = False  # `# doctest: +SKIP`: not run, not compared
+
+
+@dataclass
 class Block:
     """One Python code block, as the reader sees and copies it, with the page lines it came from."""
 
@@ -86,6 +102,7 @@ class Block:
     expect_exception: bool = False
     page_name: str = ""  # page path as shown in ids and errors
     index: int = 0  # position among the page's Python blocks
+    session: list[Example] | None = None  # a `>>>` session: its statements (`code` is their sources, joined)
 
     @property
     def id(self) -> str:
@@ -252,12 +269,14 @@ class _Scanner:
         text = "".join(f"{c}\n" for c in content)
         if meaning.get("expected_output") or (title or "").strip().lower() == OUTPUT_TITLE:
             self.output(start, end, indent, fence, language, text, markers, explicit="expected_output" in meaning)
-        elif language in PYTHON:
+        elif language in PYTHON or language in SESSIONS:
             self.last = Block(
                 self.page.path, line, end_line, language, info, title, indent, text,
                 [self.lineno(k) for k in range(start + 1, end)], meaning.get("skip_reason"),
                 meaning.get("tolerance", self.page.tolerance), None, meaning.get("importorskip"),
                 meaning.get("expect_exception", False), self.page.name, len(self.page.blocks))
+            if language in SESSIONS or (content and PROMPT_RE.match(content[0])):
+                self.session(self.last, start, end, fence)
             self.page.blocks.append(self.last)
         else:
             if markers:
@@ -266,6 +285,33 @@ class _Scanner:
             self.last = None
         return end
 
+    def session(self, block: Block, start: int, end: int, fence: str) -> None:
+        """Read `block` (fence lines `start`..`end`) as a `>>>` session with doctest's own parser."""
+        try:
+            examples = doctest.DocTestParser().get_examples(block.code, block.id)
+        except ValueError as error:  # doctest names the line within the block
+            found = DOCTEST_LINE_RE.search(str(error))
+            line = self.lineno(min(start + int(found[1]), end)) if found else block.line
+            raise self.error(line, f"cannot read the >>> session: {error}") from None
+        block.session = []
+        for example in examples:
+            first = start + 1 + example.lineno  # index of the `>>>` line
+            want_start = first + example.source.count("\n")
+            want_end = want_start + example.want.count("\n")
+            # Only a want whose lines (and the lines around it) are page source, in order, can be rewritten.
+            base = self.origins[want_start - 1][0]
+            rewritable = all(self.origins[k] == (base + k - want_start + 1, True) for k in range(want_start - 1,
+                                                                                                 want_end + 1))
+            text = "".join("\n" if line == "<BLANKLINE>" else line + "\n" for line in example.want.splitlines())
+            want = Output(self.lineno(first), self.lineno(max(want_end - 1, first)), block.indent + " " * example.indent,
+                          text, base + 1, base + 1 + want_end - want_start, rewritable, fence, block.language)
+            skip = bool(example.options.get(doctest.OPTIONFLAGS_BY_NAME["SKIP"]))
+            block.session.append(Example(example.source, [self.lineno(k) for k in range(first, want_start)], want,
+                                         example.exc_msg is not None, skip))
+        run = [example for example in block.session if not example.skip]
+        block.code = "".join(example.source for example in run)
+        block.code_lines = [line for example in run for line in example.lines]
+
     def output(self, start, end, indent, fence, language, text, markers, explicit) -> None:
         line = self.lineno(start)
         if any(set(marker) - {"expected_output"} for _, marker in markers):
@@ -273,6 +319,8 @@ class _Scanner:
         if self.last is None or self.last.output is not None or (self.last.indent != indent and not explicit):
             raise self.error(line, "Output block is not directly under a Python block (only blank lines "
                              "may separate them, at the same indentation)")
+        if self.last.session is not None:
+            raise self.error(line, "Output block under a >>> session: a session shows each output under its prompt")
         first = self.origins[start][0]
         # Only an Output whose every line is page source, in order, can be rewritten in place.
         rewritable = all(self.origins[k] == (first + k - start, True) for k in range(start, end + 1))

@@ -232,8 +232,8 @@ class BlockItem(pytest.Item):
         }))
         self.user_properties.append(self.config.stash[STATE].incremental.page_property(self.parent.page,
                                                                                      self.parent.fingerprint))
-        if verdict.rewrite:
-            self.user_properties.append(("harness-rewrite", verdict.rewrite))
+        for value in filter(None, [verdict.rewrite, *verdict.rewrites]):
+            self.user_properties.append(("harness-rewrite", value))
         if verdict.status == "failed":
             raise BlockFailed(verdict.details)
         if verdict.status in ("skipped", "not run", incremental.STATUS):

@@ -34,29 +34,34 @@ class Rewrite:
     fence: str
     old: str  # the content lines as parsed, to notice a page edited during the run
     new: str  # what the code printed
+    session: bool = False  # the output of a `>>>` statement: written the way doctest reads it
 
     def to_dict(self) -> dict:
         """Plain data, so the request travels in a test report (xdist workers to the controller)."""
         return asdict(self)
 
 
-def request(path: Path, name: str, lines: list[str], output: Output, new: str) -> Rewrite:
-    """A Rewrite of `output` (parsed from the page whose source lines are `lines`) to `new`; RewriteError if impossible."""
+def request(path: Path, name: str, lines: list[str], output: Output, new: str, session: bool = False) -> Rewrite:
+    """A Rewrite of `output` (parsed from the page whose source lines are `lines`) to `new`; RewriteError if impossible.
+
+    `session`: `output` is what a `>>>` statement showed (page.Example.want), in the session's own block.
+    """
     where = f"{name}:{output.line}"
     if not output.rewritable:
         raise RewriteError(f"{where}: the Output block comes from an include; update the included file by hand")
     try:
-        render(new, output.indent, "\n", output.fence)  # output that cannot sit in a fence fails now, not at the end
+        render(new, output.indent, "\n", output.fence, session)  # what cannot sit in a fence fails now, not at the end
     except RewriteError as error:
         raise RewriteError(f"{where}: {error}") from None
     old = "\n".join(lines[output.content_start:output.content_end])
     return Rewrite(str(path), name, output.line, output.content_start, output.content_end, output.indent,
-                   output.fence, old, new)
+                   output.fence, old, new, session)
 
 
-def render(new: str, indent: str, eol: str, fence: str = "```") -> list[str]:
+def render(new: str, indent: str, eol: str, fence: str = "```", session: bool = False) -> list[str]:
     """The content lines for printed text `new`: indent + line, blank lines empty, each ending in `eol`.
 
+    In a `>>>` session (`session`) a blank line is written `<BLANKLINE>`, as doctest reads it.
     Colour codes are dropped (the page shows what a terminal shows) and a line that pymdownx.snippets would
     read as an include is escaped with `;` (the page then shows it as printed). RewriteError for text a page
     cannot hold: a lone surrogate, a control character, a line that would close the fence.
@@ -69,6 +74,10 @@ def render(new: str, indent: str, eol: str, fence: str = "```") -> list[str]:
         lines.pop()
     for number, line in enumerate(lines, 1):
         _check_line(line, number, fence)
+        if session and line.lstrip(" ").startswith(">>>"):  # doctest's rule: such a line starts a statement
+            raise RewriteError(f"line {number} of the output starts with >>>, which a session reads as a prompt")
+    if session:  # doctest ends an output at a blank line
+        return [indent + (_escape_notation(line) if line.strip() else "<BLANKLINE>") + eol for line in lines]
     # A whitespace-only line shows as an empty line; writing its spaces would only invite editor churn.
     return [(indent + _escape_notation(line) if line.strip() else "") + eol for line in lines]
 
@@ -112,7 +121,7 @@ def rewrite_text(text: str, rewrites: list[Rewrite]) -> str:
             raise RewriteError(f"{rewrite.name}:{rewrite.line}: the page changed during the run; run again")
         fence_line = lines[start - 1]
         eol = fence_line[len(fence_line.rstrip("\r\n")):] or "\n"  # the file's own line ending (CRLF stays)
-        lines[start:end] = render(rewrite.new, rewrite.indent, eol, rewrite.fence)
+        lines[start:end] = render(rewrite.new, rewrite.indent, eol, rewrite.fence, rewrite.session)
     return "".join(lines)
 
 

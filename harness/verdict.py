@@ -6,7 +6,7 @@ the code with page line numbers, and the comparison or the traceback.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.compare import compare, compare_raised, exception_of, split_documented, tolerance_of
@@ -27,6 +27,7 @@ class Verdict:
     details: str = ""
     duration: float = 0.0
     rewrite: dict | None = None
+    rewrites: list[dict] = field(default_factory=list)  # a `>>>` session's: one per statement whose output changed
 
 
 def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, timeout: float,
@@ -47,7 +48,7 @@ def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, time
         verdicts[runnable[0].index] = failed_before_run(runnable[0], plan.error)
         verdicts.update((b.index, not_run(b, runnable[0])) for b in runnable[1:])
         return verdicts
-    codes = [BlockCode(b.index, b.code, b.code_lines, b.expect_exception) for b in runnable]
+    codes = [BlockCode(b.index, b.code, b.code_lines, b.expect_exception, _session_code(b)) for b in runnable]
     runs = run_page(PageRun(page.name, page.text, codes, dict(plan.env), str(repo_root)), timeout, imports)
     failed = None
     for block, run in zip(runnable, runs):
@@ -71,6 +72,8 @@ def judge(page: Page, block: Block, run: BlockRun, structural: bool, labels: fro
         return _failed(block, run, f"block at {where} raised an exception", run.traceback, _stderr(run))
     if run.status == "no exception":
         return _failed(block, run, f"block at {where} was marked expect-exception but raised none")
+    if block.session is not None:
+        return judge_session(page, block, run, structural, labels, update)
     if block.output is None:
         return Verdict("unchecked", "no Output block", duration=run.duration)
     status = "structural" if structural else "verified"
@@ -107,6 +110,54 @@ def judge(page: Page, block: Block, run: BlockRun, structural: bool, labels: fro
     except RewriteError as error:
         return _failed(block, run, f"{headline}; --update-outputs refused", str(error), comparison.message)
     return Verdict(status, "output updated", duration=run.duration, rewrite=rewrite.to_dict())
+
+
+def _session_code(block: Block) -> tuple:
+    """What the page's process needs of a `>>>` session: (source, page lines, may raise) per statement run."""
+    return tuple((example.source, tuple(example.lines), example.expects_exception)
+                 for example in block.session or () if not example.skip)
+
+
+def judge_session(page: Page, block: Block, run: BlockRun, structural: bool, labels: frozenset[str],
+                  update: bool) -> Verdict:
+    """The verdict of a `>>>` session: each statement's output compared with what it showed, as doctest does.
+
+    With `update`, each statement whose output changed becomes a rewrite of the lines under its prompt.
+    """
+    status = "structural" if structural else "verified"
+    examples = [example for example in block.session if not example.skip]
+    if not examples:
+        return Verdict("unchecked", "every statement of the session is marked +SKIP", duration=run.duration)
+    differences, rewrites, refusals, first = [], [], [], None
+    for example, (printed, raised) in zip(examples, run.session):
+        want = example.want
+        if raised:
+            comparison = compare_raised(want.text, printed, raised, tolerance_of(block), labels if structural else None)
+        else:
+            comparison = compare(want.text, printed, tolerance_of(block), labels if structural else None)
+        if comparison.ok:
+            continue
+        where = f"{page.name}:{want.line}"
+        first = first or where
+        differences.append(f"statement at {where}:\n{comparison.message}")
+        if not update:
+            continue
+        new = split_documented(want.text).rewritten(printed, exception_of(raised)) if raised else printed
+        try:
+            if run.dropped:
+                raise RewriteError(f"{where}: the output is too long to write into a page")
+            if structural and any(token.is_float for token in iter_tokens(new)):
+                raise RewriteError(f"{where}: not rewritten: the block ran with stand-in weights and its output "
+                                   "has floats (fetch the real checkpoint: python -m harness fetch)")
+            rewrites.append(request(page.path.resolve(), page.name, page.lines, want, new, session=True).to_dict())
+        except RewriteError as error:
+            refusals.append(str(error))
+    if not differences:
+        return Verdict(status, "stand-in weights: floats not compared" if structural else "", duration=run.duration)
+    if update and not refusals:
+        return Verdict(status, "output updated", duration=run.duration, rewrites=rewrites)
+    headline = f"the >>> session printed other output than it shows, first at {first}"
+    return _failed(block, run, headline + ("; --update-outputs refused" if update else ""), *refusals, *differences)
 
 
 def not_run(block: Block, failed: Block) -> Verdict:

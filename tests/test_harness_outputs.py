@@ -184,3 +184,71 @@ def test_a_documented_exception_is_compared_the_way_doctest_does(repo):
     output = result.stdout.str()
     assert "documented exception `KeyError: 10`, raised `IndexError: list index out of range`" in output
     assert "before the exception: first difference at line 1: expected `2`, got `1`" in output
+
+
+def test_interactive_sessions_run_like_doctests(repo):
+    repo.write("docs/session.md", """
+        ```pycon
+        >>> words = ["attention", "is", "all"]
+        >>> len(words)
+        3
+        >>> for word in words[:2]:
+        ...     print(word.upper())
+        ATTENTION
+        IS
+        >>> print("first\\n\\nthird")
+        first
+        <BLANKLINE>
+        third
+        >>> None
+        >>> {"b", "a"}
+        {'a', 'b'}
+        >>> 2 / 3
+        0.6667
+        >>> words[5]
+        Traceback (most recent call last):
+          ...
+        IndexError: list index out of range
+        >>> _
+        0.6666666666666666
+        ```
+
+        Words the prompt shows in a Python block too:
+
+        ```python
+        >>> " ".join(words)
+        'attention is everything'
+        ```
+
+        ```pycon
+        >>> len(words) * 2
+        >>> print("no output shown")
+        ```
+    """)
+    report = repo.report("docs")
+    assert statuses(report) == {1: "verified", 28: "failed", 33: "failed"}
+    result = repo.run("docs")
+    output = result.stdout.str()
+    assert "the >>> session printed other output than it shows, first at docs/session.md:29" in output
+    assert "expected `'attention is everything'`, got `'attention is all'`" in output
+    assert "statement at docs/session.md:34:\nfirst difference after the expected output ends: got unexpected `6`" \
+        in output
+    assert "statement at docs/session.md:35:" in output
+
+
+def test_a_session_stops_at_an_exception_it_does_not_show(repo):
+    repo.write("docs/session.md", """
+        ```pycon
+        >>> int("x")
+        0
+        >>> print("after")
+        after
+        ```
+
+        ```python
+        print("later block")
+        ```
+    """)
+    result = repo.run("docs")
+    result.assert_outcomes(failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*block at docs/session.md:1 raised an exception*", "*ValueError: invalid literal*"])

@@ -276,3 +276,41 @@ def test_refusal_reasons_are_true_long_fences_and_escaped_includes(repo):
     assert ';--8<-- "snippets/example.py"\nshown as printed' in text  # still text, not an include
     assert "green and plain" in text and "\x1b" not in text  # what a terminal shows
     assert summary(repo.run("docs")) == "blocks: 3 verified, 0 structural, 0 unchecked, 0 skipped, 0 failed, 0 not run"
+
+
+def test_update_rewrites_each_statement_of_a_session_under_its_prompt(repo):
+    page = repo.write("docs/page.md", """
+        !!! example "A session in an admonition"
+
+            ```pycon
+            >>> sizes = {"base": 768}
+            >>> sizes["base"]
+            512
+            >>> sizes["large"] = 1024
+            >>> print(sizes["large"])
+            >>> print("a\\n\\nb")
+            a
+            b
+            >>> sizes["huge"]
+            Traceback (most recent call last):
+              File "<stdin>", line 1, in <module>
+            KeyError: 'giant'
+            >>> sizes  # the prompt's value
+            {'base': 768}
+            ```
+
+        ```python
+        >>> print(">>> not a prompt")
+        ```
+    """)
+    expected = page.read_text().replace("    512\n", "    768\n").replace(
+        '>>> print(sizes["large"])\n', '>>> print(sizes["large"])\n    1024\n').replace(
+        "    a\n    b\n", "    a\n    <BLANKLINE>\n    b\n").replace("KeyError: 'giant'", "KeyError: 'huge'").replace(
+        "{'base': 768}", "{'base': 768, 'large': 1024}")
+    result = repo.run("docs", "--update-outputs")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "docs/page.md:21: line 1 of the output starts with >>>, which a session reads as a prompt" \
+        in result.stdout.str()
+    assert page.read_text() == expected
+    again = repo.run("docs")
+    assert summary(again) == "blocks: 1 verified, 0 structural, 0 unchecked, 0 skipped, 1 failed, 0 not run"
