@@ -314,3 +314,109 @@ def test_update_rewrites_each_statement_of_a_session_under_its_prompt(repo):
     assert page.read_text() == expected
     again = repo.run("docs")
     assert summary(again) == "blocks: 1 verified, 0 structural, 0 unchecked, 0 skipped, 1 failed, 0 not run"
+
+
+# One page of each kind an update could damage: (page, documented lines an update must replace).
+EVERY_KIND = {
+    "docs/a_exception.md": ("""
+        <!-- pytest-codeblocks:expect-exception -->
+        ```python
+        print("reading the vocabulary")
+        open("no-such-vocab.txt")
+        ```
+
+        ```text title="Output"
+        reading the vocabulary
+        Traceback (most recent call last):
+          File "tokenize.py", line 2, in <module>
+        FileNotFoundError: vocab.txt
+        ```
+    """, ["FileNotFoundError: vocab.txt"]),
+    "docs/b_numbers.md": ("""
+        ```python
+        import torch
+        print(torch.tensor([0., 1.]))
+        print({"third": 1 / 3})
+        ```
+
+        ```text title="Output"
+        tensor([1., 0.])
+        {'third': 0.33}
+        ```
+
+        ```python
+        print({"[PAD]", "[CLS]", "[SEP]"})
+        ```
+
+        ```text title="Output"
+        {'[SEP]', '[PAD]', '[CLS]'}
+        ```
+    """, ["tensor([1., 0.])", "{'third': 0.33}"]),
+    "docs/c_json.md": ("""
+        ```python
+        import json
+        print(json.dumps({"heads": 12, "layers": 6}, indent=2))
+        ```
+
+        ```json title="Output"
+        {
+          "heads": 12,
+          "layers": 12
+        }
+        ```
+    """, ['  "layers": 12']),
+    "docs/d_session.md": ("""
+        ```pycon
+        >>> total = 0
+        >>> for n in [1, 2, 3]:
+        ...     total += n
+        >>> total
+        7
+        >>> print("done")
+        done
+        ```
+    """, ["7"]),
+    "docs/e_refused.md": ("""
+        ```python
+        print("caf" + b"\\xe9".decode("utf-8", errors="surrogateescape"))
+        ```
+
+        ```text title="Output"
+        café
+        ```
+
+        ```python
+        counts = {"a": 1}
+        counts["a"]
+        ```
+
+        ```text title="Output"
+        1
+        ```
+    """, []),
+    "docs/f_fences.md": ("""
+        ```python
+        print("```")
+        print('--8<-- "snippets/none.py"')
+        print("\\x1b[33mwarm\\x1b[0m")
+        ```
+
+        ````text title="Output"
+        ```
+        ;--8<-- "snippets/none.py"
+        cold
+        ````
+    """, ["cold"]),
+}
+
+
+def test_one_update_over_every_kind_loses_no_documented_line_that_should_stay(repo):
+    pages = {name: repo.write(name, text) for name, (text, _) in EVERY_KIND.items()}
+    before = {name: path.read_text().splitlines() for name, path in pages.items()}
+    result = repo.run("docs", "--update-outputs")
+    assert summary(result) == "blocks: 6 verified, 0 structural, 0 unchecked, 0 skipped, 2 failed, 0 not run"
+    for name, path in pages.items():
+        after = path.read_text().splitlines()
+        lost = [line for line in before[name] if line not in after]
+        assert lost == EVERY_KIND[name][1], name
+    assert summary(repo.run("docs")) == "blocks: 6 verified, 0 structural, 0 unchecked, 0 skipped, 2 failed, 0 not run"
