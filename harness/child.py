@@ -37,7 +37,7 @@ class BlockCode:
     code: str
     lines: Sequence[int]
     expect_exception: bool = False  # pytest-codeblocks' expect-exception: raising is this block's success
-    # A `>>>` session: (source, page lines, raising is its documented output) per statement; () for a plain block.
+    # A `>>>` session: (source, page lines, raising is its documented output) per statement; () for other blocks.
     session: tuple[tuple[str, tuple[int, ...], bool], ...] = ()
 
 

@@ -300,11 +300,12 @@ class _Scanner:
             want_end = want_start + example.want.count("\n")
             # Only a want whose lines (and the lines around it) are page source, in order, can be rewritten.
             base = self.origins[want_start - 1][0]
-            rewritable = all(self.origins[k] == (base + k - want_start + 1, True) for k in range(want_start - 1,
-                                                                                                 want_end + 1))
+            rewritable = all(self.origins[k] == (base + k - want_start + 1, True)
+                             for k in range(want_start - 1, want_end + 1))
             text = "".join("\n" if line == "<BLANKLINE>" else line + "\n" for line in example.want.splitlines())
-            want = Output(self.lineno(first), self.lineno(max(want_end - 1, first)), block.indent + " " * example.indent,
-                          text, base + 1, base + 1 + want_end - want_start, rewritable, fence, block.language)
+            indent = block.indent + " " * example.indent
+            want = Output(self.lineno(first), self.lineno(max(want_end - 1, first)), indent, text, base + 1,
+                          base + 1 + want_end - want_start, rewritable, fence, block.language)
             skip = bool(example.options.get(doctest.OPTIONFLAGS_BY_NAME["SKIP"]))
             block.session.append(Example(example.source, [self.lineno(k) for k in range(first, want_start)], want,
                                          example.exc_msg is not None, skip))

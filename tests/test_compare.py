@@ -146,7 +146,8 @@ def test_a_float_written_without_decimals_gets_no_whole_unit():
 def test_sets_compare_whatever_order_they_print_in():
     assert compare("{'[SEP]', '[CLS]', '[PAD]'}", "{'[CLS]', '[PAD]', '[SEP]'}").ok
     assert compare("frozenset({3, 1, 2})", "frozenset({1, 2, 3})").ok
-    assert compare("{'ids': {2, 1}, 'pairs': {(1, 'b'), (0, 'a')}}", "{'ids': {1, 2}, 'pairs': {(0, 'a'), (1, 'b')}}").ok
+    nested = "{'ids': {2, 1}, 'pairs': {(1, 'b'), (0, 'a')}}"
+    assert compare(nested, "{'ids': {1, 2}, 'pairs': {(0, 'a'), (1, 'b')}}").ok
     missing = compare("{'[CLS]', '[SEP]', '[MASK]'}", "{'[CLS]', '[SEP]', '[PAD]'}")
     assert not missing.ok and "'[MASK]'" in missing.message
     assert not compare("{'a': 1, 'b': 2}", "{'b': 2, 'a': 1}").ok  # a dict's order is what it says
