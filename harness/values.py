@@ -19,7 +19,8 @@ TOKEN_RE = re.compile(
     # A number ends where a word would go on (`12abc`, `4.57.1` are names); `nan`, `inf` are numbers too.
     (?P<number>-?(?:(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf)(?!\w|\.\d))
     |(?P<string>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
-    |(?P<name>\w+(?:\.\w+)*)
+    # A lone surrogate (undecodable bytes) stays inside its word: `caf\udce9` is one name, shown as such.
+    |(?P<name>[\w\ud800-\udfff]+(?:\.[\w\ud800-\udfff]+)*)
     |(?P<punct>\.\.\.|->|==|!=|<=|>=|\*\*|//|\S)
     )""",
     re.VERBOSE,

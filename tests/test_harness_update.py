@@ -231,6 +231,7 @@ def test_update_refuses_blocks_one_by_one_and_rewrites_the_rest(repo):
     assert "docs/a_refused.md:14: the block printed nothing, and an empty Output block would check nothing" in output
     assert "docs/a_refused.md:22: line 1 of the output has the control character '\\x07'" in output
     assert "UnicodeEncodeError" not in output
+    assert "expected `naïve`, got `na\\udcefve`" in output  # shown as an escape, never as a raw byte
     assert summary(result) == "blocks: 2 verified, 0 structural, 0 unchecked, 0 skipped, 3 failed, 0 not run"
     assert "outputs updated: docs/a_refused.md" in output and "outputs updated: docs/b_other.md" in output
     assert refused.read_text() == before.replace("stale", "drifted")  # the refused blocks stay as they were
