@@ -307,8 +307,10 @@ class _Scanner:
             want = Output(self.lineno(first), self.lineno(max(want_end - 1, first)), indent, text, base + 1,
                           base + 1 + want_end - want_start, rewritable, fence, block.language)
             skip = bool(example.options.get(doctest.OPTIONFLAGS_BY_NAME["SKIP"]))
+            # doctest's rule (the output starts with a traceback header), or as in a block: printed lines first.
+            raises = example.exc_msg is not None or "\nTraceback (most recent call last):" in "\n" + example.want
             block.session.append(Example(example.source, [self.lineno(k) for k in range(first, want_start)], want,
-                                         example.exc_msg is not None, skip))
+                                         raises, skip))
         run = [example for example in block.session if not example.skip]
         block.code = "".join(example.source for example in run)
         block.code_lines = [line for example in run for line in example.lines]

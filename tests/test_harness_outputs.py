@@ -211,6 +211,10 @@ def test_interactive_sessions_run_like_doctests(repo):
         IndexError: list index out of range
         >>> _
         0.6666666666666666
+        >>> print("checking"); words.index("none")
+        checking
+        Traceback (most recent call last):
+        ValueError: 'none' is not in list
         ```
 
         Words the prompt shows in a Python block too:
@@ -226,14 +230,14 @@ def test_interactive_sessions_run_like_doctests(repo):
         ```
     """)
     report = repo.report("docs")
-    assert statuses(report) == {1: "verified", 28: "failed", 33: "failed"}
+    assert statuses(report) == {1: "verified", 32: "failed", 37: "failed"}
     result = repo.run("docs")
     output = result.stdout.str()
-    assert "the >>> session printed other output than it shows, first at docs/session.md:29" in output
+    assert "the >>> session printed other output than it shows, first at docs/session.md:33" in output
     assert "expected `'attention is everything'`, got `'attention is all'`" in output
-    assert "statement at docs/session.md:34:\nfirst difference after the expected output ends: got unexpected `6`" \
+    assert "statement at docs/session.md:38:\nfirst difference after the expected output ends: got unexpected `6`" \
         in output
-    assert "statement at docs/session.md:35:" in output
+    assert "statement at docs/session.md:39:" in output
 
 
 def test_a_session_stops_at_an_exception_it_does_not_show(repo):
