@@ -113,6 +113,8 @@ class Block:
     xfail: dict[str, Any] | None = None  # {"reason", "raises" (source text or None), "strict" (None: pytest's ini)}
     marks: list[str] = field(default_factory=list)  # pytest mark expressions above it, as pytest-codeblocks has them
     continues: bool = False  # pytest-codeblocks:cont: continues the previous block (one chain, one namespace)
+    # For each code line from an included snippet: (snippet file relative to the repo, its line); else None.
+    code_sources: list[tuple[str, int] | None] = field(default_factory=list)
     session: list[Example] | None = None  # a `>>>` session: its statements (`code` is their sources, joined)
 
     @property
@@ -221,17 +223,20 @@ def parse_page(path: Path, site: Site | None = None, text: str | None = None) ->
             raise PageError(name, 1, f"front matter: namespace must be page or block, got "
                             f"{front_matter['namespace']!r}")
         page.namespace = front_matter["namespace"]
-    expanded, origins = site.expand(parse_lines[body:], name, first_line=body + 1)
+    sources: list[tuple[str, int] | None] = []
+    expanded, origins = site.expand(parse_lines[body:], name, first_line=body + 1, sources=sources)
     origins = [(body + index, verbatim) for index, verbatim in origins]
-    _Scanner(page, expanded, origins).run()
+    _Scanner(page, expanded, origins, sources).run()
     return page
 
 
 class _Scanner:
     """One pass over the expanded lines: fences, the markers above them, Output pairing and cont chains."""
 
-    def __init__(self, page: Page, lines: list[str], origins: list[tuple[int, bool]]):
+    def __init__(self, page: Page, lines: list[str], origins: list[tuple[int, bool]],
+                 sources: list[tuple[str, int] | None] | None = None):
         self.page, self.lines, self.origins = page, lines, origins
+        self.sources = sources or [None] * len(lines)
         self.markers: list[tuple[int, dict[str, Any]]] = []  # (page line, meaning) waiting for their fence
         self.last: Block | None = None  # the block an Output block (title="Output") may still attach to
         # The block of the latest fence, for an explicit expected-output (prose may come between, as in
@@ -341,6 +346,7 @@ class _Scanner:
                 meaning.get("expect_exception", False), self.page.name, len(self.page.blocks),
                 tuple(title for _, title in self.admonitions if title), meaning.get("xfail"), meaning["marks"],
                 continues)
+            self.last.code_sources = self.sources[start + 1:end]
             if language in SESSIONS or (language in PYTHON and content and PROMPT_RE.match(content[0])):
                 self.session(self.last, start, end, fence)
             self.page.blocks.append(self.last)
@@ -356,7 +362,7 @@ class _Scanner:
             found = DOCTEST_LINE_RE.search(str(error))
             line = self.lineno(min(start + int(found[1]), end)) if found else block.line
             raise self.error(line, f"cannot read the >>> session: {error}") from None
-        block.session = []
+        block.session, sources = [], []
         for example in examples:
             first = start + 1 + example.lineno  # index of the `>>>` line
             want_start = first + example.source.count("\n")
@@ -374,9 +380,11 @@ class _Scanner:
             raises = example.exc_msg is not None or "\nTraceback (most recent call last):" in "\n" + example.want
             block.session.append(Example(example.source, [self.lineno(k) for k in range(first, want_start)], want,
                                          raises, skip))
+            sources += [] if skip else self.sources[first:want_start]
         run = [example for example in block.session if not example.skip]
         block.code = "".join(example.source for example in run)
         block.code_lines = [line for example in run for line in example.lines]
+        block.code_sources = sources
 
     def output(self, start, end, indent, fence, language, text, markers, block, meaning) -> None:
         line = self.lineno(start)
