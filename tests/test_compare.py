@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 from hypothesis import given, strategies as st
@@ -98,11 +97,10 @@ def test_length_differences():
     assert "got unexpected `3`" in result.message
 
 
-def test_megabytes_of_actual_output_are_fast_and_the_report_bounded():
+def test_megabytes_of_actual_output_give_a_bounded_report():
+    # Speed is the benchmarks' to measure (a wall-clock bound here fails on a loaded machine, not on slow code).
     actual = "\n".join(f"line {i}: " + "x " * 50 for i in range(50_000))  # about 5 MB
-    start = time.perf_counter()
     result = compare("hello 1.0\n", actual)
-    assert time.perf_counter() - start < 2
     assert not result.ok and len(result.message) <= 10_500 and len(result.message.splitlines()) <= 101
     assert "more lines" in result.message
 
