@@ -116,6 +116,7 @@ class Block:
     # For each code line from an included snippet: (snippet file relative to the repo, its line); else None.
     code_sources: list[tuple[str, int] | None] = field(default_factory=list)
     session: list[Example] | None = None  # a `>>>` session: its statements (`code` is their sources, joined)
+    fence: str = "```"  # the opening fence: pytest-codeblocks collects backtick fences only
 
     @property
     def id(self) -> str:
@@ -339,6 +340,11 @@ class _Scanner:
                 if before is None:
                     raise self.error(markers[0][0], "pytest-codeblocks:cont but no code block before it to continue")
                 language = language if language in RUNNABLE else before.language  # a bare fence: the same language
+                # A chain is one test to pytest-codeblocks: a skip above its first block skips all of it (the rest
+                # could only fail on names the skipped block never defined).
+                for key in ("skip_reason", "importorskip"):
+                    if not meaning.get(key) and getattr(before, key):
+                        meaning[key] = getattr(before, key)
             self.last = self.previous = Block(
                 self.page.path, line, end_line, language, info, title, indent, text,
                 [self.lineno(k) for k in range(start + 1, end)], meaning.get("skip_reason"),
@@ -347,6 +353,7 @@ class _Scanner:
                 tuple(title for _, title in self.admonitions if title), meaning.get("xfail"), meaning["marks"],
                 continues)
             self.last.code_sources = self.sources[start + 1:end]
+            self.last.fence = fence
             if language in SESSIONS or (language in PYTHON and content and PROMPT_RE.match(content[0])):
                 self.session(self.last, start, end, fence)
             self.page.blocks.append(self.last)

@@ -215,7 +215,9 @@ class MarkdownPage(pytest.File):
             raise PageUnreadable(error) from None
         names: set[str] = set()
         languages = LANGUAGES["codeblocks" if self.config.option.codeblocks else "harness"]
-        self.blocks = [block for block in self.page.blocks if block.language in languages]
+        # pytest-codeblocks reads ``` fences only: under its semantics a ~~~ fence is an illustration.
+        self.blocks = [block for block in self.page.blocks if block.language in languages
+                       and (block.fence.startswith("`") or not self.config.option.codeblocks)]
         for block in self.blocks:
             name = f"line {block.line}"
             name = name if name not in names else f"{name} (block {block.index + 1})"

@@ -39,9 +39,17 @@ def _temp_dirs() -> list[str]:
     return sorted((d.rstrip("/") for d in dirs if d and d != "/"), key=len, reverse=True)
 
 
-# Absolute paths under a temporary directory differ on every run: the whole path becomes `<tmp>`.
-TEMP_PATH_RE = re.compile(r"(?<![\w./-])(?:%s)(?![\w.-])(?:/[^\s'\"(){}\[\],;<>]*)?"
+# Absolute paths under a temporary directory differ on every run: their folders become `<tmp>`. The file name
+# stays (a page printing /tmp/x/model.bin must not pass for one printing /tmp/y/config.json), unless it is a
+# name tempfile or pytest made up (tmpab12cd_x, pytest-3, test_a0).
+TEMP_PATH_RE = re.compile(r"(?<![\w./-])(?:%s)(?![\w.-])(?:/(?P<rest>[^\s'\"(){}\[\],;<>]*))?"
                           % "|".join(map(re.escape, _temp_dirs())))
+MADE_UP_NAME_RE = re.compile(r"tmp[a-z0-9_]{8}|tmp\w*\d\w*|pytest-(?:of-)?\w+|test_\w+\d")
+
+
+def _temp_path(match: re.Match) -> str:
+    name = (match["rest"] or "").rstrip("/").rpartition("/")[2]
+    return "<tmp>" if not name or MADE_UP_NAME_RE.fullmatch(name) else f"<tmp>/{name}"
 
 
 def normalize(text: str) -> str:
@@ -55,7 +63,7 @@ def normalize(text: str) -> str:
     if "\r\n" in text:
         text = text.replace("\r\n", "\n")
     text = ADDRESS_RE.sub("0xADDRESS", text)
-    text = TEMP_PATH_RE.sub("<tmp>", text)
+    text = TEMP_PATH_RE.sub(_temp_path, text)
     home = os.path.expanduser("~")
     return text.replace(home + "/", "~/") if home not in ("", "/", "~") else text
 

@@ -74,7 +74,11 @@ def test_unbalanced_brackets_do_not_break_tokenizing():
 def test_normalize_addresses_and_temporary_paths():
     text = ("<torch.utils.data.DataLoader object at 0x7f3a2b1c0d90> saved to /tmp/pytest-of-me/pytest-3/test_a0/"
             "config.json and '/var/folders/xy/T/tmpab12/model.safetensors'")
-    assert normalize(text) == ("<torch.utils.data.DataLoader object at 0xADDRESS> saved to <tmp> and '<tmp>'")
+    assert normalize(text) == ("<torch.utils.data.DataLoader object at 0xADDRESS> saved to <tmp>/config.json and "
+                               "'<tmp>/model.safetensors'")
+    # Only the folders are free: two different files under /tmp are two different outputs.
+    assert normalize("/tmp/build-42/model.bin") != normalize("/tmp/cache/config.json")
+    assert normalize("/tmp/tmpk3j_x9qa") == normalize("/tmp/tmp0abc_d1e") == "<tmp>"  # tempfile.mkdtemp() names
     assert normalize("0x1f and 0x10") == "0x1f and 0x10"  # short hex literals are values, not addresses
     assert normalize("/tmpfile /data/tmp/x /tmp") == "/tmpfile /data/tmp/x <tmp>"
 
