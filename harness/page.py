@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 PYTHON = frozenset({"python", "py", "python3", "py3"})
 OUTPUT_LANGUAGES = frozenset({"text", "output", "txt"})
+SHELL = frozenset({"bash", "sh", "zsh"})  # the shells pytest-codeblocks runs
 FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 OPTION_RE = re.compile(r"""(?P<key>[.#]?[A-Za-z][\w-]*)(?:=(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s}]+)))?""")
 FRONT_MATTER_END = re.compile(r"(?:-{3}|\.{3})[ \t]*")
@@ -101,6 +102,7 @@ class Fence:
     language: str
     info: str
     title: str | None
+    skip_reason: str | None = None  # a shell block's skip marker: tools that run shell blocks leave it alone
 
 
 @dataclass
@@ -258,9 +260,13 @@ class _Scanner:
                 meaning.get("expect_exception", False), self.page.name, len(self.page.blocks))
             self.page.blocks.append(self.last)
         else:
-            if markers:
+            # pytest-codeblocks runs shell blocks too, so a skip (with its reason) may stand above one.
+            if language in SHELL and markers and all(set(marker) == {"skip_reason"} for _, marker in markers):
+                self.page.fences[-1].skip_reason = markers[-1][1]["skip_reason"]
+            elif markers:
                 raise self.error(markers[0][0], f"marker above a {language or 'plain'} block: "
-                                 "markers apply to Python blocks only")
+                                 "markers apply to Python blocks only" + (" (and skips to shell blocks)"
+                                                                          if language in SHELL else ""))
             self.last = None
         return end
 

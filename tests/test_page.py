@@ -279,7 +279,8 @@ def test_bom_page(repo):
     ('<!-- pytest.mark.skip(reason="x") -->\nText.\n```python\nx\n```\n',
      "docs/page.md:1: marker is not directly above a code block"),
     ('a\n\n<!-- pytest.mark.skip(reason="x") -->\n', "docs/page.md:3: marker is not directly above a code block"),
-    ('<!-- pytest.mark.skip(reason="x") -->\n```bash\nls\n```\n', "docs/page.md:1: marker above a bash block"),
+    ('<!-- pytest.mark.tolerance(abs=1) -->\n```bash\nls\n```\n', "docs/page.md:1: marker above a bash block"),
+    ('<!-- pytest.mark.skip(reason="x") -->\n```text\nls\n```\n', "docs/page.md:1: marker above a text block"),
     ('```text title="Output"\n1\n```\n', "docs/page.md:1: Output block is not directly under a Python block"),
     ('```python\nx\n```\nSome text.\n```text title="Output"\n1\n```\n',
      "docs/page.md:5: Output block is not directly under a Python block"),
@@ -334,3 +335,20 @@ def test_page_module_imports_no_heavy_dependencies():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_skip_marker_may_stand_above_a_shell_block(repo):
+    # pytest-codeblocks runs shell blocks, so its pages mark the ones that must not run; nothing else may.
+    page = parse(repo, '''
+        <!-- pytest.mark.skip(reason="starts a server that runs until stopped") -->
+        ```bash
+        make serve
+        ```
+
+        ```sh
+        make build
+        ```
+    ''')
+    assert [(f.language, f.line, f.skip_reason) for f in page.fences] == [
+        ("bash", 3, "starts a server that runs until stopped"), ("sh", 7, None)]
+    assert page.blocks == []
