@@ -113,10 +113,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     while True:
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-        if fcntl is None:
-            break
-        fcntl.flock(handle, fcntl.LOCK_EX)  # held until the file is closed, after the rename
-        if os.fstat(handle).st_nlink:
+        locked = _lock(handle, wait=True)  # held until the file is closed, after the rename
+        if locked is None or os.fstat(handle).st_nlink:
             break
         os.close(handle)  # a cleaner took it between creation and lock (it found no lock): make another
     try:
@@ -137,6 +135,20 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
+def _lock(handle: int, wait: bool) -> bool | None:
+    """Lock the open file exclusively: True; False when another process holds it (with `wait`, never);
+    None where files cannot be locked (no fcntl, or a file system without flock)."""
+    if fcntl is None:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    return True
+
+
 def leftovers(folder: Path, recursive: bool = True) -> list[Path]:
     """write_atomic's temp files in `folder` (and below it): `.NAME.md.XXXXXXXX.tmp`, `.NAME.ipynb.XXXXXXXX.tmp`."""
     if not folder.is_dir():
@@ -154,12 +166,8 @@ def remove_leftover(path: Path) -> bool:
     except OSError:
         return False  # gone already (its write finished), or not a plain file
     try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-        elif time.time() - os.fstat(handle).st_mtime < LEFTOVER_AGE:
+        locked = _lock(handle, wait=False)
+        if locked is False or (locked is None and time.time() - os.fstat(handle).st_mtime < LEFTOVER_AGE):
             return False
         os.unlink(path)  # under the lock: a writer that locks it next sees it unlinked and starts over
         return True
