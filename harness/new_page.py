@@ -2,7 +2,7 @@
 
 Writes the page (docs/FOLDER/NAME.md), its snippet file with a first named section (snippets/FOLDER/NAME.py),
 its notebook (docs/notebooks/FOLDER/NAME.ipynb), and both nav entries in mkdocs.yml: the page after the last
-page of its folder's section, the notebook after the last notebook of that folder. mkdocs.yml is edited as text,
+page with code of its folder's section (a quiz stays last), the notebook after the last notebook of that folder. mkdocs.yml is edited as text,
 one line per entry, so its comments and `!!python/name` tags stay as they are.
 """
 from __future__ import annotations
@@ -99,6 +99,9 @@ def insert_nav(text: str, name: str, title: str) -> str:
     notebooks = [e for e in entries if e.path.startswith(f"{NOTEBOOKS}/") and e.path.endswith(".ipynb")]
     if not notebooks:
         raise NewPageError(f"the nav in mkdocs.yml has no notebooks ({NOTEBOOKS}/...ipynb): add the section by hand")
+    # After the last page with code (one with a notebook): a closing page without code (a quiz) stays last.
+    with_code = {e.path.removeprefix(f"{NOTEBOOKS}/").removesuffix(".ipynb") + ".md" for e in notebooks}
+    pages = [e for e in pages if e.path in with_code] or pages
     notebooks = [e for e in notebooks if folder and e.path.startswith(f"{NOTEBOOKS}/{folder}/")] or notebooks
     eol = lines[pages[-1].index][len(lines[pages[-1].index].rstrip("\r\n")):] or "\n"
     shown = _yaml_title(title)

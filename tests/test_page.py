@@ -352,3 +352,47 @@ def test_a_skip_marker_may_stand_above_a_shell_block(repo):
     assert [(f.language, f.line, f.skip_reason) for f in page.fences] == [
         ("bash", 3, "starts a server that runs until stopped"), ("sh", 7, None)]
     assert page.blocks == []
+
+
+def test_blocks_know_the_admonitions_they_sit_in(repo):
+    page = parse(repo, '''\
+        # Exercises
+
+        ```python
+        print("top level")
+        ```
+
+        !!! question "Try it: count to three"
+
+            Some prose.
+
+            ??? success "Solution"
+
+                ```python
+                print(1, 2, 3)
+                ```
+
+                ```text title="Output"
+                1 2 3
+                ```
+
+        ???+ tip
+
+            ```python
+            print("untitled tip")
+            ```
+
+        !!! note ""
+
+            ```python
+            print("no title shown")
+            ```
+
+        ```python
+        print("after the admonitions")
+        ```
+        ''')
+    assert [block.admonitions for block in page.blocks] == [
+        (), ("Try it: count to three", "Solution"), ("Tip",), (), ()]
+    # The nested solution keeps its Output block.
+    assert page.blocks[1].output.text == "1 2 3\n"
