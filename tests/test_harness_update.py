@@ -7,12 +7,14 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 from harness.page import parse_page
-from harness.rewrite import Rewrite, RewriteError, apply, diff, fcntl, leftovers
+from harness.rewrite import Rewrite, RewriteError, apply, diff, fcntl, leftovers, remove_leftover, write_atomic
 from harness_testing import REPO
 from harness_testing import repo, summary  # noqa: F401  (fixture)
 
@@ -294,3 +296,22 @@ def test_a_sigkill_during_an_update_leaves_a_whole_page_and_the_next_run_cleans_
     result = repo.run("docs")
     assert f"removed 1 temp file(s) left by an interrupted update: docs/{left[0].name}" in result.outlines
     assert leftovers(repo.root / "docs") == []
+
+
+@pytest.mark.skipif(fcntl is None, reason="file locks (fcntl) are POSIX-only")
+def test_a_write_whose_temp_file_a_cleaner_took_starts_over(tmp_path, monkeypatch):
+    # The one moment a cleaner can take a live temp file: after mkstemp made it, before the writer locked it.
+    page = tmp_path / "page.md"
+    page.write_text("old\n")
+    make, taken = tempfile.mkstemp, []
+
+    def cleaner_comes_first(*args, **kwargs):
+        handle, name = make(*args, **kwargs)
+        if not taken:
+            taken.append(name)
+            assert remove_leftover(Path(name))  # another run's cleaner: nobody holds the lock yet
+        return handle, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", cleaner_comes_first)
+    write_atomic(page, b"new\n")
+    assert page.read_bytes() == b"new\n" and taken and leftovers(tmp_path) == []
