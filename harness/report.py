@@ -12,6 +12,7 @@ from pathlib import Path
 
 # The verdicts, in the order the summary line gives them.
 VERDICTS = ("verified", "structural", "unchecked", "skipped", "failed", "not run")
+EXPECTED_FAILURES = ("xfailed", "xpassed")  # shown only when a page has such blocks
 PACKAGES = ("torch", "transformers", "huggingface_hub", "tokenizers")
 
 
@@ -37,6 +38,9 @@ class Tally:
         line = "blocks: " + ", ".join(f"{counts.get(verdict, 0)} {verdict}" for verdict in VERDICTS)
         if counts.get("verified earlier"):  # --changed-only: pages not re-run, never counted as verified
             line += f", {counts['verified earlier']} verified earlier"
+        for status in EXPECTED_FAILURES:  # pytest.mark.xfail blocks (and pytest-codeblocks' expect-exception)
+            if counts.get(status):
+                line += f", {counts[status]} {status}"
         return line + (f"; {len(self.errors)} page(s) could not be read" if self.errors else "")
 
     def write(self, path: Path, repo_root: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.page import SHELL, parse_page
+from harness.page import SHELLS, parse_page
 from harness.snippets import Site
 from tests.conftest import REPO
 from tests.repo_copy import copy_repo
@@ -28,12 +28,13 @@ def read_guide(guide: Path = GUIDE):
 def steps(guide: Path) -> list[tuple[str, int, str, str | None]]:
     """The guide's steps in order: ("run", line, commands, skip reason) or ("add", line, text, file path)."""
     page = read_guide(guide)
+    shell = {block.line: block for block in page.blocks if block.language in SHELLS}
     found = []
     for fence in page.fences:
-        text = "".join(line + "\n" for line in page.lines[fence.line:fence.end_line - 1])
-        if fence.language in SHELL:
-            found.append(("run", fence.line, text, fence.skip_reason))
+        if fence.line in shell:
+            found.append(("run", fence.line, shell[fence.line].code, shell[fence.line].skip_reason))
         elif fence.title and "/" in fence.title:
+            text = "".join(line + "\n" for line in page.lines[fence.line:fence.end_line - 1])
             found.append(("add", fence.line, text, fence.title))
     return found
 
