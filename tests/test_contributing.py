@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.page import SHELLS, parse_page
+from harness.page import PYTHON, SHELLS, parse_page
 from harness.snippets import Site
 from tests.conftest import REPO
 from tests.repo_copy import copy_repo
@@ -71,6 +71,6 @@ def test_the_guide_adds_a_page_that_builds_and_verifies(tmp_path):
     assert any("mkdocs build --strict" in command for command in commands)
     assert "make serve" in skipped and ".venv/bin/pytest docs" in skipped
     # The Output the guide shows under its code is what the harness wrote into the page.
-    shown = read_guide().blocks[0].output.text
+    shown = next(block for block in read_guide().blocks if block.language in PYTHON).output.text
     page = (root / "docs/using-transformers/batching.md").read_text(encoding="utf-8")
     assert shown == "2 sequences of 3 tokens\n" and page.endswith(f'```text title="Output"\n{shown}```\n')
