@@ -85,13 +85,25 @@ class Site:
                 return cls.load(folder)
         return cls.load(Path.cwd())
 
+    def base_paths(self) -> list[Path]:
+        """The snippets' base folders as absolute paths, resolved the way the site's build resolves them.
+
+        `!relative $config_dir[/sub]` (MkDocs 1.5+) is mkdocs.yml's folder, `!relative $docs_dir[/sub]` the
+        docs folder; a plain relative path is taken from the repo root too (never from our cwd), so the
+        harness and a build started from another folder read the same files."""
+        base = self.snippets.get("base_path", ["."])
+        paths = []
+        for entry in [base] if isinstance(base, str) else base:
+            prefix, _, rest = str(entry).partition("/")
+            root = {"$config_dir": self.repo_root, "$docs_dir": self.docs_dir}.get(prefix)
+            paths.append((root / rest if rest else root) if root is not None else self.repo_root / str(entry))
+        return paths
+
     def _preprocessor(self):
         # One Markdown instance per site: building it per page would dominate parsing time.
         if self._md is None:
             config = dict(self.snippets)
-            base = config.get("base_path", ["."])
-            # MkDocs runs from the repo root, so relative base paths are relative to it, not to our cwd.
-            config["base_path"] = [str(self.repo_root / b) for b in ([base] if isinstance(base, str) else base)]
+            config["base_path"] = [str(path) for path in self.base_paths()]
             self._md = markdown.Markdown(extensions=["pymdownx.snippets"],
                                          extension_configs={"pymdownx.snippets": config})
         pre = self._md.preprocessors["snippet"]
