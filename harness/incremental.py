@@ -1,8 +1,10 @@
 """Incremental verification (`--changed-only`): which pages are unchanged since they last passed.
 
 A page's fingerprint covers everything its verdict depends on: its blocks' expanded code, documented
-outputs, skip reasons and tolerances, the versions of the stack, the checkpoints it resolves to and
-the harness's own source. The record of passed pages lives in pytest's cache directory.
+outputs, skip reasons and tolerances, the versions of the stack, the checkpoints it resolves to, the
+harness's own source, and the repo's modules the page's process imported (which only a run can tell: the
+record keeps their list from the run that passed, and a check hashes those files as they are now).
+The record of passed pages lives in pytest's cache directory.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-# pytest's cache key; the value is {"format": FORMAT, "pages": {page_key: {"fingerprint", "verified_at"}}}.
+# pytest's cache key; the value is {"format": FORMAT, "pages": {page_key: {"fingerprint", "verified_at", "imports"}}}.
 CACHE_KEY = "harness/verified-pages"
 FORMAT = 1
 STATUS = "verified earlier"
@@ -45,8 +47,21 @@ def harness_digest(directory: Path = HARNESS_DIR) -> str:
     return digest.hexdigest()[:16]
 
 
-def page_fingerprint(page: Any, plan: Any, versions: Mapping[str, str]) -> str:
-    """sha256 over what decides the page's verdict: blocks, outputs, markers, versions, checkpoint uses."""
+def imports_digest(root: Path, files: Iterable[str]) -> dict[str, str]:
+    """sha256 (16 hex digits) of each repo-relative file, "missing" for one that is gone."""
+    digests = {}
+    for name in sorted(set(files)):
+        try:
+            digests[name] = hashlib.sha256((Path(root) / name).read_bytes()).hexdigest()[:16]
+        except OSError:
+            digests[name] = "missing"
+    return digests
+
+
+def page_fingerprint(page: Any, plan: Any, versions: Mapping[str, str],
+                     imports: Mapping[str, str] | None = None) -> str:
+    """sha256 over what decides the page's verdict: blocks, outputs, markers, versions, checkpoint uses, and the
+    digests of the repo modules it imports (`imports_digest`)."""
     blocks = []
     for index, block in enumerate(page.blocks):
         output = block.output.text if block.output is not None else None
@@ -66,6 +81,7 @@ def page_fingerprint(page: Any, plan: Any, versions: Mapping[str, str]) -> str:
         "tolerance": _plain((page.front_matter or {}).get("tolerance")),
         "versions": dict(sorted(versions.items())),
         "plan_error": getattr(plan, "error", None),
+        "imports": dict(sorted((imports or {}).items())),
     }
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=repr).encode()).hexdigest()
 
@@ -89,7 +105,7 @@ def skip_reason(when: str) -> str:
 class VerifiedRecord:
     """Pages that passed, by page key: their fingerprint then and when; a damaged record is empty."""
 
-    def __init__(self, cache: Any, pages: dict[str, dict[str, str]] | None = None):
+    def __init__(self, cache: Any, pages: dict[str, dict[str, Any]] | None = None):
         self.cache = cache
         self.pages = pages if pages is not None else {}
 
@@ -97,22 +113,29 @@ class VerifiedRecord:
     def load(cls, cache: Any) -> "VerifiedRecord":
         """Read the record from pytest's cache; anything missing, stale or malformed yields an empty one."""
         raw = cache.get(CACHE_KEY, None) if cache is not None else None
-        pages: dict[str, dict[str, str]] = {}
+        pages: dict[str, dict[str, Any]] = {}
         if isinstance(raw, dict) and raw.get("format") == FORMAT and isinstance(raw.get("pages"), dict):
             for key, entry in raw["pages"].items():
                 if (isinstance(entry, dict) and isinstance(entry.get("fingerprint"), str)
                         and isinstance(entry.get("verified_at"), str)):
-                    pages[key] = {"fingerprint": entry["fingerprint"], "verified_at": entry["verified_at"]}
+                    imports = entry.get("imports", [])
+                    imports = [name for name in imports if isinstance(name, str)] if isinstance(imports, list) else []
+                    pages[key] = {"fingerprint": entry["fingerprint"], "verified_at": entry["verified_at"],
+                                  "imports": imports}
         return cls(cache, pages)
+
+    def imports(self, page_key: str) -> list[str]:
+        """The repo files the page imported when it last passed ([] if it never did)."""
+        return list(self.pages.get(page_key, {}).get("imports", []))
 
     def verified_at(self, page_key: str, fingerprint: str) -> str | None:
         """When the page last passed with exactly this fingerprint, else None."""
         entry = self.pages.get(page_key)
         return entry["verified_at"] if entry and entry["fingerprint"] == fingerprint else None
 
-    def record(self, page_key: str, fingerprint: str, when: str) -> None:
-        """Remember that the page passed with this fingerprint at `when`."""
-        self.pages[page_key] = {"fingerprint": fingerprint, "verified_at": when}
+    def record(self, page_key: str, fingerprint: str, when: str, imports: Iterable[str] = ()) -> None:
+        """Remember that the page passed with this fingerprint at `when`, having imported these repo files."""
+        self.pages[page_key] = {"fingerprint": fingerprint, "verified_at": when, "imports": sorted(imports)}
 
     def forget(self, page_key: str) -> None:
         """Drop the page (it failed or changed): the next --changed-only run re-verifies it."""
@@ -142,8 +165,9 @@ class Incremental:
 
     PROPERTY = "harness-page"  # user property carrying a page's fingerprint from worker to controller
 
-    def __init__(self, config: Any):
+    def __init__(self, config: Any, repo_root: Path | None = None):
         self.config = config
+        self.repo_root = Path(repo_root if repo_root is not None else config.rootpath)
         self.enabled = bool(getattr(config.option, "changed_only", False))
         self.versions = stack_versions()
         self._record: VerifiedRecord | None = None
@@ -158,14 +182,20 @@ class Incremental:
         return self._record
 
     def check(self, page: Any, plan: Any) -> tuple[str, str | None]:
-        """The page's fingerprint, and when it was verified with it if --changed-only may skip it."""
-        fingerprint = page_fingerprint(page, plan, self.versions)
+        """The page's fingerprint (with the repo modules it imported when it last passed, as they are now), and
+        when it was verified with it if --changed-only may skip it."""
+        fingerprint = self.fingerprint(page, plan, self.record.imports(page.name) if self.enabled else [])
         when = self.record.verified_at(page.name, fingerprint) if self.enabled else None
         return fingerprint, when
 
-    def page_property(self, page: Any, fingerprint: str) -> tuple[str, dict]:
+    def fingerprint(self, page: Any, plan: Any, imports: Iterable[str]) -> str:
+        """The page's fingerprint with these repo files (repo-relative) as the modules it imports."""
+        return page_fingerprint(page, plan, self.versions, imports_digest(self.repo_root, imports))
+
+    def page_property(self, page: Any, fingerprint: str, imports: Iterable[str] = ()) -> tuple[str, dict]:
         """What a block's report carries so the controller can record the page."""
-        return self.PROPERTY, {"page": page.name, "fingerprint": fingerprint, "blocks": len(page.blocks)}
+        return self.PROPERTY, {"page": page.name, "fingerprint": fingerprint, "blocks": len(page.blocks),
+                               "imports": sorted(imports)}
 
     def observe(self, user_properties: Iterable[tuple[str, Any]]) -> None:
         """Note one block's verdict (from its test report's user properties)."""
@@ -186,7 +216,7 @@ class Incremental:
             if STATUS in statuses:
                 continue  # not run this time: its earlier record stands as it was
             if len(statuses) == seen["blocks"] and page_passed(statuses):
-                self.record.record(key, seen["fingerprint"], when)
+                self.record.record(key, seen["fingerprint"], when, seen.get("imports", []))
             elif not page_passed(statuses):
                 self.record.forget(key)
             # A page only partly selected (-k, node ids) proves nothing about its other blocks: left as it was.
