@@ -23,7 +23,7 @@ import pytest
 from harness import incremental, report, rewrite
 from harness.checkpoints import PagePlan
 from harness.markers import CONDITION_GLOBALS
-from harness.page import PYTHON, SHELLS, Block, PageError, display_path, parse_page
+from harness.page import PYTHON, SESSIONS, SHELLS, Block, PageError, display_path, parse_page
 from harness.runner import import_specs
 from harness.snippets import Site
 from harness.verdict import Verdict, verify_page
@@ -31,7 +31,7 @@ from harness.verdict import Verdict, verify_page
 STATE = pytest.StashKey["Harness"]()
 REFUSED = "--update-outputs refused"  # in the headline of a failed verdict whose rewrite was refused
 # The fence languages each semantics runs: pytest-codeblocks runs `python` fences only (not `py`), and shells.
-LANGUAGES = {"harness": PYTHON | SHELLS, "codeblocks": frozenset({"python"}) | SHELLS}
+LANGUAGES = {"harness": PYTHON | SHELLS | SESSIONS, "codeblocks": frozenset({"python"}) | SHELLS}
 HARNESS_MARKS = {"skip", "skipif", "xfail", "tolerance"}  # marks the harness itself acts on (harness/markers.py)
 # How pytest's outcome words count the harness's verdicts (printed under the summary line).
 PYTEST_WORDS = {"passed": ("verified", "structural", "unchecked"), "xfailed": ("xfailed",),
@@ -122,31 +122,40 @@ class Harness:
         if hasattr(self.config, "workerinput"):  # an xdist worker: the controller writes
             return
         if self.config.option.update_outputs:
-            applied = rewrite.apply_all(self.rewrites)
-            rewritten = [{"page": r.name, "output_line": r.line, "diff": rewrite.diff(r)} for r in applied.rewritten]
-            refused = self.refused + [{"page": r.name, "output_line": r.line,
-                                       "why": why.removeprefix(f"{r.name}:{r.line}: ")} for r, why in applied.refused]
-            section = report.update_section(rewritten, refused)
-            self.tally.sections["update"] = section
-            self.update_summary = section["summary"]
-            for entry in rewritten:
-                self.messages += [f"{entry['page']}:{entry['output_line']}: Output rewritten"]
-                self.messages += [f"    {line}" for line in entry["diff"]]
-            self.messages += applied.errors
-            if applied.refused:
+            try:
+                self._rewrite(session)
+            except Exception as error:  # noqa: BLE001  (the summary and the report must still come)
+                self.messages.append(f"--update-outputs stopped: {type(error).__name__}: {error}")
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            if applied.pages and importlib.util.find_spec("harness.notebooks"):
-                from harness import notebooks  # the notebooks are generated from the pages: they follow
-
-                with contextlib.redirect_stdout(io.StringIO()) as said:  # one summary line, not one per notebook
-                    status = notebooks.main(["--root", str(self.site.repo_root)])
-                written = said.getvalue().count("wrote ")
-                self.messages.append(f"notebooks regenerated from the pages: {written} written (exit status {status})")
         self.incremental.finish()
         if self.config.option.verification_report:
             path = self.config.invocation_params.dir / self.config.option.verification_report
             self.tally.write(path, self.site.repo_root)
             self.messages.append(f"verification report: {path}")
+
+    def _rewrite(self, session: pytest.Session) -> None:
+        """Apply the pending --update-outputs rewrites: each block's change and one summary line (terminal and
+        report), then regenerate the notebooks if a page changed."""
+        applied = rewrite.apply_all(self.rewrites)
+        rewritten = [{"page": r.name, "output_line": r.line, "diff": rewrite.diff(r)} for r in applied.rewritten]
+        refused = self.refused + [{"page": r.name, "output_line": r.line,
+                                   "why": why.removeprefix(f"{r.name}:{r.line}: ")} for r, why in applied.refused]
+        section = report.update_section(rewritten, refused)
+        self.tally.sections["update"] = section
+        self.update_summary = section["summary"]
+        for entry in rewritten:
+            self.messages += [f"{entry['page']}:{entry['output_line']}: Output rewritten"]
+            self.messages += [f"    {line}" for line in entry["diff"]]
+        self.messages += applied.errors
+        if applied.refused:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if applied.pages and importlib.util.find_spec("harness.notebooks"):
+            from harness import notebooks  # the notebooks are generated from the pages: they follow
+
+            with contextlib.redirect_stdout(io.StringIO()) as said:  # one summary line, not one per notebook
+                status = notebooks.main(["--root", str(self.site.repo_root)])
+            written = said.getvalue().count("wrote ")
+            self.messages.append(f"notebooks regenerated from the pages: {written} written (exit status {status})")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.tally.records or self.tally.errors:
@@ -357,8 +366,8 @@ class BlockItem(pytest.Item):
         }))
         self.user_properties.append(self.config.stash[STATE].incremental.page_property(
             self.parent.page, self.parent.fingerprint, self.parent.imports))
-        if verdict.rewrite:
-            self.user_properties.append(("harness-rewrite", verdict.rewrite))
+        for value in filter(None, [verdict.rewrite, *verdict.rewrites]):
+            self.user_properties.append(("harness-rewrite", value))
         if verdict.status == "failed":
             raise BlockFailed(verdict.details)
         if self.block.expect_exception and verdict.status in ("xfailed", "verified", "structural", "unchecked"):
