@@ -23,12 +23,13 @@ import pytest
 from harness import incremental, report, rewrite
 from harness.checkpoints import PagePlan
 from harness.markers import CONDITION_GLOBALS
-from harness.page import PYTHON, SESSIONS, SHELLS, Block, PageError, parse_page
+from harness.page import PYTHON, SESSIONS, SHELLS, Block, PageError, display_path, parse_page
 from harness.runner import import_specs
 from harness.snippets import Site
 from harness.verdict import Verdict, verify_page
 
 STATE = pytest.StashKey["Harness"]()
+REFUSED = "--update-outputs refused"  # in the headline of a failed verdict whose rewrite was refused
 # The fence languages each semantics runs: pytest-codeblocks runs `python` fences only (not `py`), and shells.
 LANGUAGES = {"harness": PYTHON | SHELLS | SESSIONS, "codeblocks": frozenset({"python"}) | SHELLS}
 HARNESS_MARKS = {"skip", "skipif", "xfail", "tolerance"}  # marks the harness itself acts on (harness/markers.py)
@@ -50,6 +51,8 @@ class Harness:
         self.imports: list[str] = []
         self.messages: list[str] = []
         self.unreadable: set[str] = set()
+        self.refused: list[dict] = []  # rewrites refused by the verdict: {"page", "output_line", "why"}
+        self.update_summary: str | None = None
         self._resolver = None
         self._work_dir: str | None = None
 
@@ -90,17 +93,35 @@ class Harness:
         if record is None or report.when != "call":
             return
         self.tally.add(record)
+        if record["status"] == "failed" and REFUSED in record["reason"]:
+            self.refused.append(_refusal(record, report.longreprtext))
         if record.get("changes_between_runs"):
             self.messages.append(f"output changes between runs: {record['page']}:{record['line']}")
         self.incremental.observe(report.user_properties)
         self.rewrites += [rewrite.Rewrite(**value) for key, value in report.user_properties
                           if key == "harness-rewrite"]
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput"):  # the controller cleans up, once
+            return
+        # A run killed during its rewrites (SIGKILL) leaves write_atomic's temp files beside the pages.
+        folders = {self.site.docs_dir.resolve(): True}
+        for arg in self.config.args:
+            path = Path(self.config.invocation_params.dir, arg.split("::")[0]).resolve()
+            if path.is_file():
+                folders.setdefault(path.parent, False)  # a page outside docs/ (README.md): its own folder only
+        removed = [path for folder, recursive in folders.items() for path in rewrite.leftovers(folder, recursive)
+                   if rewrite.remove_leftover(path)]
+        if removed:
+            names = sorted(display_path(path, self.site.repo_root) for path in removed)
+            self.tally.sections["removed_temp_files"] = names
+            self.messages.append(f"removed {len(names)} temp file(s) left by an interrupted update: "
+                                 + ", ".join(names))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):  # an xdist worker: the controller writes
             return
-        if self.rewrites:
+        if self.config.option.update_outputs:
             try:
                 self._rewrite(session)
             except Exception as error:  # noqa: BLE001  (the summary and the report must still come)
@@ -113,12 +134,22 @@ class Harness:
             self.messages.append(f"verification report: {path}")
 
     def _rewrite(self, session: pytest.Session) -> None:
-        """Apply the pending --update-outputs rewrites, then regenerate the notebooks if a page changed."""
-        changed, errors = rewrite.apply_all(self.rewrites)
-        self.messages += [f"outputs updated: {page}" for page in changed] + errors
-        if errors:
+        """Apply the pending --update-outputs rewrites: each block's change and one summary line (terminal and
+        report), then regenerate the notebooks if a page changed."""
+        applied = rewrite.apply_all(self.rewrites)
+        rewritten = [{"page": r.name, "output_line": r.line, "diff": rewrite.diff(r)} for r in applied.rewritten]
+        refused = self.refused + [{"page": r.name, "output_line": r.line,
+                                   "why": why.removeprefix(f"{r.name}:{r.line}: ")} for r, why in applied.refused]
+        section = report.update_section(rewritten, refused)
+        self.tally.sections["update"] = section
+        self.update_summary = section["summary"]
+        for entry in rewritten:
+            self.messages += [f"{entry['page']}:{entry['output_line']}: Output rewritten"]
+            self.messages += [f"    {line}" for line in entry["diff"]]
+        self.messages += applied.errors
+        if applied.refused:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if changed and importlib.util.find_spec("harness.notebooks"):
+        if applied.pages and importlib.util.find_spec("harness.notebooks"):
             from harness import notebooks  # the notebooks are generated from the pages: they follow
 
             with contextlib.redirect_stdout(io.StringIO()) as said:  # one summary line, not one per notebook
@@ -137,6 +168,8 @@ class Harness:
             terminalreporter.write_line("in pytest's words: " + "; ".join(words))
         for message in self.messages:
             terminalreporter.write_line(message)
+        if self.update_summary:  # the last line of an update, whatever else was said
+            terminalreporter.write_line(self.update_summary)
 
 
 def _codeblocks_plugin_active(pluginmanager) -> bool:
@@ -352,6 +385,15 @@ class BlockItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, self.block.line - 1, f"block at {self.block.id}"
+
+
+def _refusal(record: dict, details: str) -> dict:
+    """A rewrite the verdict refused: its Output block and why, in the RewriteError's words from the failure
+    report (the line "page:line: why" under the headline); the headline itself when no such line is there."""
+    line = record["output_line"] or record["line"]
+    where = f"{record['page']}:{line}: "
+    why = next((text[len(where):] for text in details.splitlines()[1:] if text.startswith(where)), None)
+    return {"page": record["page"], "output_line": line, "why": why or record["reason"]}
 
 
 def _harness_record(report: pytest.TestReport) -> dict | None:

@@ -22,6 +22,7 @@ class Tally:
     def __init__(self) -> None:
         self.records: list[dict] = []
         self.errors: list[dict] = []  # pages that could not be read: {"page", "line", "message"}
+        self.sections: dict[str, object] = {}  # more top-level keys of the JSON report ("update", ...)
 
     def add(self, record: dict) -> None:
         """Count one block's record (a dict with at least "page", "line", "status")."""
@@ -45,9 +46,31 @@ class Tally:
     def write(self, path: Path, repo_root: Path) -> None:
         """Write the JSON report: the environment, then one record per block in page order."""
         records = sorted(self.records, key=lambda record: (record["page"], record["line"]))
-        document = {"environment": environment(repo_root), "blocks": records, "page_errors": self.errors}
+        document = {"environment": environment(repo_root), "blocks": records, "page_errors": self.errors,
+                    **self.sections}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def update_section(rewritten: list[dict], refused: list[dict]) -> dict:
+    """What --update-outputs did, for the report and the terminal.
+
+    `rewritten`: {"page", "output_line", "diff": ["- old", "+ new", ...]}; `refused`: {"page", "output_line", "why"}.
+    The summary reads "N blocks rewritten in M pages, K refused" and then, per reason, why and where.
+    """
+    pages = len({entry["page"] for entry in rewritten})
+    summary = (f"--update-outputs: {_count(len(rewritten), 'block')} rewritten in {_count(pages, 'page')}, "
+               f"{len(refused)} refused")
+    places: dict[str, list[str]] = {}
+    for entry in refused:
+        places.setdefault(entry["why"], []).append(f"{entry['page']}:{entry['output_line']}")
+    if places:
+        summary += ": " + "; ".join(f"{why} ({', '.join(where)})" for why, where in places.items())
+    return {"rewritten": rewritten, "refused": refused, "summary": summary}
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def environment(repo_root: Path) -> dict:

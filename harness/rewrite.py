@@ -5,16 +5,31 @@ killed mid-way leaves every page either old or new.
 """
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tempfile
+import time
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pymdownx.snippets import SnippetPreprocessor
 
 from harness.page import Output, split_lines
 from harness.values import ANSI_RE
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: leftovers are then told apart by age alone
+    fcntl = None
+
+# write_atomic's temp file: `.NAME.XXXXXXXX.tmp` beside the file it replaces (mkstemp's 8 random characters).
+TEMP_SUFFIX = ".tmp"
+TEMP_RE = re.compile(r"\.(?P<target>.+\.(?:md|ipynb))\.[a-z0-9_]{8}\.tmp")
+LEFTOVER_AGE = 60.0  # seconds; without file locks, a younger temp file may still be being written
+DIFF_LINES = 12  # changed lines shown per rewritten block; the page holds the rest
+CLIP = 100  # characters shown of a changed line, around what changed
 
 
 class RewriteError(Exception):
@@ -137,18 +152,27 @@ def apply(path: Path, rewrites: list[Rewrite]) -> bool:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace (or create) `path` with `data`: temp file in the same directory, fsync, rename; the mode is kept."""
+    """Replace (or create) `path` with `data`: temp file in the same directory, fsync, rename; the mode is kept.
+
+    The temp file is locked from creation to rename, so `remove_leftover` in another run never takes it.
+    """
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    while True:
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+        locked = _lock(handle, wait=True)  # held until the file is closed, after the rename
+        if locked is None or os.fstat(handle).st_nlink:
+            break
+        os.close(handle)  # a cleaner took it between creation and lock (it found no lock): make another
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
+            os.chmod(temp, mode)
+            os.replace(temp, path)
     except BaseException:
-        os.unlink(temp)
+        if os.path.lexists(temp):
+            os.unlink(temp)
         raise
     directory = os.open(path.parent, os.O_RDONLY)
     try:
@@ -157,18 +181,111 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
-def apply_all(rewrites: list[Rewrite]) -> tuple[list[str], list[str]]:
-    """Apply every rewrite, page by page; returns (pages changed, error messages)."""
+def _lock(handle: int, wait: bool) -> bool | None:
+    """Lock the open file exclusively: True; False when another process holds it (with `wait`, never);
+    None where files cannot be locked (no fcntl, or a file system without flock)."""
+    if fcntl is None:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    return True
+
+
+def leftovers(folder: Path, recursive: bool = True) -> list[Path]:
+    """write_atomic's temp files in `folder` (and below it): `.NAME.md.XXXXXXXX.tmp`, `.NAME.ipynb.XXXXXXXX.tmp`."""
+    if not folder.is_dir():
+        return []
+    found = folder.rglob(f".*{TEMP_SUFFIX}") if recursive else folder.glob(f".*{TEMP_SUFFIX}")
+    return sorted(p for p in found if TEMP_RE.fullmatch(p.name) and p.is_file() and not p.is_symlink())
+
+
+def remove_leftover(path: Path) -> bool:
+    """Remove a temp file a killed write left behind; False (kept) while a live write_atomic still holds it."""
+    if not TEMP_RE.fullmatch(path.name):  # never anything but our own temp files
+        raise ValueError(f"{path} is not a temp file of write_atomic")
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False  # gone already (its write finished), or not a plain file
+    try:
+        locked = _lock(handle, wait=False)
+        if locked is False or (locked is None and time.time() - os.fstat(handle).st_mtime < LEFTOVER_AGE):
+            return False
+        os.unlink(path)  # under the lock: a writer that locks it next sees it unlinked and starts over
+        return True
+    except FileNotFoundError:
+        return False  # renamed into place meanwhile
+    finally:
+        os.close(handle)
+
+
+def diff(rewrite: Rewrite) -> list[str]:
+    """The block's change as `- old` / `+ new` lines (dedented, long lines clipped around the change); [] if none."""
+    old = [line.removeprefix(rewrite.indent) for line in rewrite.old.split("\n")] if rewrite.old else []
+    rendered = render(rewrite.new, rewrite.indent, "\n", rewrite.fence, rewrite.session)
+    new = [line.removeprefix(rewrite.indent).rstrip("\n") for line in rendered]
+    lines: list[str] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        pairs = list(zip(old[i1:i2], new[j1:j2]))
+        clipped = [_clip(a, b) for a, b in pairs]
+        lines += [f"- {a}" for a, _ in clipped] + [f"- {_clip(a, a)[0]}" for a in old[i1 + len(pairs):i2]]
+        lines += [f"+ {b}" for _, b in clipped] + [f"+ {_clip(b, b)[0]}" for b in new[j1 + len(pairs):j2]]
+    if len(lines) > DIFF_LINES:
+        lines = lines[:DIFF_LINES] + [f"… {len(lines) - DIFF_LINES} more changed lines (see the page)"]
+    return lines
+
+
+def _clip(old: str, new: str) -> tuple[str, str]:
+    """Both lines cut to about CLIP characters around where they differ, with … where text was cut."""
+    if max(len(old), len(new)) <= CLIP:
+        return old, new
+    prefix = len(os.path.commonprefix([old, new]))
+    start = max(0, prefix - CLIP // 4) if old != new else 0
+
+    def cut(line: str) -> str:
+        part = line[start:start + CLIP]
+        return ("…" if start else "") + part + ("…" if start + CLIP < len(line) else "")
+
+    return cut(old), cut(new)
+
+
+@dataclass
+class Applied:
+    """What apply_all did: the rewrites now in their pages, the pages changed, the rewrites refused and why."""
+
+    rewritten: list[Rewrite] = field(default_factory=list)
+    pages: list[str] = field(default_factory=list)
+    refused: list[tuple[Rewrite, str]] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        """One message per page that could not be rewritten (its blocks are all in `refused`)."""
+        return list(dict.fromkeys(why for _, why in self.refused))
+
+
+def apply_all(rewrites: list[Rewrite]) -> Applied:
+    """Apply every rewrite, page by page; a page that cannot be rewritten stays as it was, the others go on."""
     by_page: dict[str, list[Rewrite]] = {}
     for rewrite in rewrites:
         by_page.setdefault(rewrite.page, []).append(rewrite)
-    changed, errors = [], []
+    applied = Applied()
     for page, group in sorted(by_page.items()):
         try:
-            if apply(Path(page), group):
-                changed.append(group[0].name)
+            changed = apply(Path(page), group)
         except (RewriteError, OSError) as error:
-            errors.append(str(error))
+            applied.refused += [(rewrite, str(error)) for rewrite in group]
+            continue
         except Exception as error:  # noqa: BLE001  (one page that cannot be written never stops the others)
-            errors.append(f"{group[0].name}: not rewritten: {type(error).__name__}: {error}")
-    return changed, errors
+            why = f"{group[0].name}: not rewritten: {type(error).__name__}: {error}"
+            applied.refused += [(rewrite, why) for rewrite in group]
+            continue
+        if changed:
+            applied.pages.append(group[0].name)
+            applied.rewritten += sorted((r for r in group if diff(r)), key=lambda r: r.line)
+    return applied
