@@ -22,6 +22,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from harness import weights_use
+
 STDOUT_LIMIT = 1_000_000  # characters of a block's stdout kept; the rest is only counted
 TRACEBACK_LIMIT = 50_000
 STOPS = ("raised", "timed out", "died")  # after these the page's state is broken: later blocks do not run
@@ -54,6 +56,10 @@ class BlockRun:
     # expressions it compiled ((pattern, flags), as re caches them). Later pages' processes warm them up front.
     imported: tuple[str, ...] = ()
     compiled: tuple[tuple[str | bytes, int], ...] = ()
+    # What the page loaded so far and where from (weights_use.py), and whether the block printed after a
+    # stand-in's weights were read (None: cannot tell, so its weight-dependent figures are not trusted).
+    weights: tuple[dict, ...] = ()
+    printed_after_stand_in: bool | None = None
 
 
 @dataclass
@@ -231,7 +237,7 @@ def _isolate(page: PageRun, log_path: str) -> None:
 def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     """Run one block in `namespace` with stdout captured; any exception, SystemExit included, is its result."""
     out = BoundedText()
-    sys.stdout = out
+    sys.stdout = tap = weights_use.block_start(out)
     modules, patterns = set(sys.modules), set(_regex_cache())
     start = time.perf_counter()
     try:
@@ -242,10 +248,12 @@ def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     finally:
         sys.stdout = sys.__stdout__
     duration = time.perf_counter() - start
+    weights, printed_after_stand_in = weights_use.block_end(tap)
     imported = tuple(name for name in sys.modules.keys() - modules if _installed(sys.modules.get(name)))
     compiled = tuple((key[1], key[2]) for key in _regex_cache() if key not in patterns)
     return BlockRun(block.index, status, out.getvalue(), out.dropped, text[-TRACEBACK_LIMIT:], duration,
-                    imported=imported, compiled=compiled)
+                    imported=imported, compiled=compiled, weights=weights,
+                    printed_after_stand_in=printed_after_stand_in)
 
 
 def _regex_cache() -> list[tuple]:

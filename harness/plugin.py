@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import incremental, report, rewrite
+from harness import incremental, record, report, rewrite
 from harness.checkpoints import PagePlan
 from harness.page import Block, PageError, parse_page
 from harness.runner import import_specs
@@ -151,6 +151,7 @@ class MarkdownPage(pytest.File):
     """A page: collects one item per Python block and runs the page once, on demand."""
 
     page = None
+    lock = None
     verdicts: dict[int, Verdict] | None = None
 
     def collect(self):
@@ -183,6 +184,10 @@ class MarkdownPage(pytest.File):
             except Exception as error:  # a malformed lock file fails the page, with the resolver's words
                 plan = PagePlan(uses=[[] for _ in self.page.blocks], error=f"{type(error).__name__}: {error}")
             self.plan = plan
+            try:
+                self.lock = harness.resolver.lock  # names the facts file of each stand-in, for the record
+            except Exception:  # noqa: BLE001  (a malformed lock already failed the page, through the plan)
+                self.lock = None
             self.fingerprint, earlier = harness.incremental.check(self.page, plan)
             if earlier:
                 reason = incremental.skip_reason(earlier)
@@ -220,7 +225,7 @@ class BlockItem(pytest.Item):
         self.user_properties.append(("harness", {
             "page": self.block.page_name, "line": self.block.line, "output_line": output.line if output else None,
             "status": verdict.status, "reason": verdict.reason, "duration": round(verdict.duration, 4),
-            "checkpoints": [{"name": u.name, "revision": u.revision, "weights": u.weights} for u in uses],
+            "checkpoints": record.checkpoints(uses, verdict.weights, self.parent.lock, self.config.rootpath),
         }))
         self.user_properties.append(self.config.stash[STATE].incremental.page_property(self.parent.page,
                                                                                      self.parent.fingerprint))

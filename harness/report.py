@@ -40,8 +40,11 @@ class Tally:
 
     def write(self, path: Path, repo_root: Path) -> None:
         """Write the JSON report: the environment, then one record per block in page order."""
-        records = sorted(self.records, key=lambda record: (record["page"], record["line"]))
-        document = {"environment": environment(repo_root), "blocks": records, "page_errors": self.errors}
+        env = environment(repo_root)
+        # Each block carries the versions and date it was checked with (the site shows them per output).
+        stamp = {key: env[key] for key in ("python", "torch", "transformers", "tokenizers")} | {"date": env["date"][:10]}
+        records = sorted(({**stamp, **record} for record in self.records), key=lambda r: (r["page"], r["line"]))
+        document = {"environment": env, "blocks": records, "page_errors": self.errors}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

@@ -16,6 +16,7 @@ from harness.runner import STDERR_TAIL, STDOUT_LIMIT, BlockCode, BlockRun, PageR
 from harness.values import iter_tokens
 
 MAX_CODE_LINES = 40
+STAND_IN_UNREAD = "stand-in checkpoint, but none of its weights was read before the block printed"
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Verdict:
     details: str = ""
     duration: float = 0.0
     rewrite: dict | None = None
+    weights: tuple[dict, ...] = ()  # the models the page had loaded by this block, and from where (weights_use.py)
 
 
 def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, timeout: float,
@@ -54,7 +56,14 @@ def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, time
         if run.status == "not run":
             verdicts[block.index] = not_run(block, failed)
             continue
-        verdicts[block.index] = judge(page, block, run, plan.structural(block.index), plan.labels, update, timeout)
+        # A stand-in's weights make an output structural only when they were read before the block printed;
+        # None (the child could not tell) keeps it structural: the weaker verdict stands.
+        structural = plan.structural(block.index) and run.printed_after_stand_in is not False
+        verdicts[block.index] = judge(page, block, run, structural, plan.labels, update, timeout)
+        verdicts[block.index].weights = run.weights
+        if plan.structural(block.index) and not structural and verdicts[block.index].status == "verified" \
+                and not verdicts[block.index].reason:
+            verdicts[block.index].reason = STAND_IN_UNREAD
         failed = block if verdicts[block.index].status == "failed" else failed
     return verdicts
 

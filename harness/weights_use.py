@@ -1,0 +1,213 @@
+"""Inside a page's process: which weights the page loaded, and whether a stand-in's weights were read.
+
+The harness does not guess which outputs depend on the weights: it watches. Every model a page loads with
+`from_pretrained` (pipelines included) is noted with where its weights came from, and the parameters of a
+stand-in (random weights, harness/standin.py) become watched parameters: any torch operation that reads
+their values (a forward pass, printing, copying, indexing) marks the page as having read stand-in weights.
+Operations that only look at metadata (shape, dtype, numel) or give back the parameter itself (a `.to()`
+that changes nothing) do not. A block's stdout is tapped, so the harness knows whether the block printed
+anything after the first read: what it printed before depends only on the real configuration and vocabulary.
+
+The state is per process, so per page: once read, every later print of the page counts as after the read.
+What this cannot see, and where it says "unknown" (None) so the weaker verdict stands: weights loaded
+before the watch was installed in the block (transformers imported for the first time inside it).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import io
+import os
+import sys
+import sysconfig
+from pathlib import Path
+
+# Tensor functions that look at a tensor's metadata, never its values (property getters are named get:NAME).
+METADATA = frozenset({
+    "numel", "size", "dim", "ndimension", "nelement", "element_size", "__len__", "is_floating_point",
+    "is_complex", "_has_compatible_shallow_copy_type", "__set__", "requires_grad_",
+    "get:shape", "get:dtype", "get:device", "get:requires_grad", "get:ndim", "get:is_leaf", "get:grad_fn",
+    "get:layout", "get:names", "get:is_cuda", "get:is_meta", "get:is_sparse", "get:is_quantized", "get:grad",
+})
+
+
+class _State:
+    """What this page's process has seen so far."""
+
+    def __init__(self) -> None:
+        self.installed = False  # from_pretrained is patched
+        self.stand_in_read = False  # some stand-in parameter's values were read
+        self.loads: list[dict] = []  # one entry per from_pretrained of a model, in order
+        self.watched: list = []  # stand-in parameters, kept alive (ids are not reused while watched)
+
+
+STATE = _State()
+
+
+def install() -> bool:
+    """Patch transformers' PreTrainedModel.from_pretrained, once; False when transformers is not loaded.
+
+    Only when the page's process already has transformers: importing it here would cost a page without it.
+    """
+    if STATE.installed:
+        return True
+    if "transformers" not in sys.modules:
+        return False
+    try:
+        modeling_utils = importlib.import_module("transformers.modeling_utils")
+    except Exception:  # noqa: BLE001  (a broken transformers fails the page on its own, with its own traceback)
+        return False
+    base = modeling_utils.PreTrainedModel
+    original = base.__dict__["from_pretrained"].__func__
+
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        model = original(cls, pretrained_model_name_or_path, *args, **kwargs)
+        # output_loading_info=True returns (model, info): the model is first.
+        _note(model[0] if isinstance(model, tuple) else model, pretrained_model_name_or_path, kwargs.get("revision"))
+        return model
+
+    from_pretrained.__doc__ = original.__doc__
+    base.from_pretrained = classmethod(from_pretrained)
+    STATE.installed = True
+    return True
+
+
+def _note(model, asked, revision) -> None:
+    """Record one loaded model and, for a stand-in, watch its parameters."""
+    try:
+        folder, name = _folder_of(model, asked, revision)
+        source = describe(folder)
+    except Exception as error:  # noqa: BLE001  (an unknown source is reported as such, never a crash)
+        folder, name, source = None, str(asked), {"from": "unknown", "detail": f"{type(error).__name__}: {error}"}
+    commit = getattr(getattr(model, "config", None), "_commit_hash", None)
+    STATE.loads.append({"name": name, "revision": commit if source["from"] != "package" else source["version"],
+                        "source": source})
+    if source["from"] == "stand-in":
+        watch(model.parameters())
+
+
+def _folder_of(model, asked, revision) -> tuple[Path | None, str]:
+    """The real folder the weights were read from, and the checkpoint's name (Hub id, or package folder)."""
+    asked = os.fspath(asked)
+    if os.path.isdir(asked):
+        folder = Path(asked).resolve()
+        return folder, _package_relative(folder) or asked
+    from huggingface_hub import try_to_load_from_cache
+
+    commit = getattr(getattr(model, "config", None), "_commit_hash", None) or revision
+    found = try_to_load_from_cache(asked, "config.json", revision=commit)
+    return (Path(found).resolve().parent if isinstance(found, str) else None), asked
+
+
+def _site_dirs() -> list[Path]:
+    return [Path(sysconfig.get_path(key)).resolve() for key in ("purelib", "platlib")]
+
+
+def _package_relative(folder: Path) -> str | None:
+    """`folder` relative to site-packages ("pkg/model"), when it lies inside an installed package."""
+    for site in _site_dirs():
+        if folder.is_relative_to(site):
+            return folder.relative_to(site).as_posix()
+    return None
+
+
+def describe(folder: Path | None) -> dict:
+    """Where weights in `folder` come from: {"from": "stand-in", "store"}, {"from": "package", "package",
+    "version"}, {"from": "hub-cache"} or {"from": "folder", "path"}; None is a folder not found ("unknown")."""
+    from harness.standin import store_root
+
+    if folder is None:
+        return {"from": "unknown", "detail": "no cached config.json"}
+    store = store_root().resolve()
+    if folder.is_relative_to(store):
+        return {"from": "stand-in", "recipe": folder.relative_to(store).parts[0]}
+    relative = _package_relative(folder)
+    if relative:
+        top = relative.split("/")[0]
+        for dist in importlib.metadata.packages_distributions().get(top, []):
+            return {"from": "package", "package": dist, "version": importlib.metadata.version(dist)}
+    if "snapshots" in folder.parts or any(part.startswith("models--") for part in folder.parts):
+        return {"from": "hub-cache"}
+    if folder.parent.name == "blobs":  # a real Hub cache resolves snapshot links into blobs/
+        return {"from": "hub-cache"}
+    return {"from": "folder", "path": folder.as_posix()}
+
+
+def watch(parameters) -> None:
+    """Make each parameter report reads of its values (its class becomes a watched Parameter subclass)."""
+    watched = _watched_class()
+    for parameter in parameters:
+        if type(parameter) is not watched:
+            try:
+                parameter.__class__ = watched
+            except TypeError:  # a Parameter subclass of another layout: cannot be watched, so count it as read
+                STATE.stand_in_read = True
+                continue
+            STATE.watched.append(parameter)
+
+
+_WATCHED = None
+
+
+def _watched_class():
+    """torch.nn.Parameter with a __torch_function__ that notes reads; made on first use (imports torch)."""
+    global _WATCHED
+    if _WATCHED is None:
+        import torch
+
+        class WatchedParameter(torch.nn.Parameter):
+            """A stand-in's parameter: any operation that reads its values marks the page."""
+
+            @classmethod
+            def __torch_function__(cls, func, types, args=(), kwargs=None):
+                with torch._C.DisableTorchFunctionSubclass():
+                    result = func(*args, **(kwargs or {}))
+                if not STATE.stand_in_read and _function_name(func) not in METADATA:
+                    # An operation giving back the parameter itself (a .to() that changes nothing) exposes nothing.
+                    if not (args and result is args[0]):
+                        STATE.stand_in_read = True
+                return result
+
+        _WATCHED = WatchedParameter
+    return _WATCHED
+
+
+def _function_name(func) -> str:
+    name = getattr(func, "__name__", "")
+    if name in ("__get__", "__set__") and hasattr(func, "__self__"):
+        return ("get:" if name == "__get__" else "set:") + getattr(func.__self__, "__name__", "")
+    return name
+
+
+class Tap(io.TextIOBase):
+    """A block's stdout, passed through to `out`, noting whether anything was written after a stand-in read."""
+
+    def __init__(self, out):
+        self.out = out
+        self.after_read = False
+
+    def write(self, text: str) -> int:
+        if text and STATE.stand_in_read:
+            self.after_read = True
+        return self.out.write(text)
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+
+def block_start(out):
+    """Before a block: install the watch if transformers is loaded; the stdout the block should write to."""
+    tap = Tap(out)
+    tap.watching = install()
+    return tap
+
+
+def block_end(tap: Tap) -> tuple[tuple[dict, ...], bool | None]:
+    """After a block: the loads so far, and whether it printed after a stand-in read (None: cannot tell)."""
+    if not tap.watching and install():  # transformers arrived during the block: a load may have gone unseen
+        return tuple(STATE.loads), None
+    return tuple(STATE.loads), tap.after_read
