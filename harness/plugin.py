@@ -119,7 +119,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--require-models", action="store_true",
                     help="fail pages whose checkpoints are not cached, instead of running them with stand-ins")
     group.addoption("--changed-only", action="store_true",
-                    help="re-verify only pages changed since they last passed; the others are 'verified earlier'")
+                    help="re-verify only pages changed since they last passed; the others keep their earlier "
+                          "verdicts ('structural, earlier on DATE (unchanged)')")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -189,9 +190,9 @@ class MarkdownPage(pytest.File):
             except Exception:  # noqa: BLE001  (a malformed lock already failed the page, through the plan)
                 self.lock = None
             self.fingerprint, earlier = harness.incremental.check(self.page, plan)
-            if earlier:
-                reason = incremental.skip_reason(earlier)
-                self.verdicts = {block.index: Verdict(incremental.STATUS, reason) for block in self.page.blocks}
+            if earlier:  # --changed-only, page unchanged: each block keeps its earlier verdict, never a raised one
+                when, verdicts = earlier
+                self.verdicts = {i: Verdict(v, incremental.skip_reason(v, when), earlier=when) for i, v in verdicts.items()}
                 return self.verdicts[index]
             self.verdicts = verify_page(self.page, plan, max(selected, default=index), harness.site.repo_root,
                                         self.config.option.update_outputs, self.config.option.block_timeout,
@@ -226,14 +227,15 @@ class BlockItem(pytest.Item):
             "page": self.block.page_name, "line": self.block.line, "output_line": output.line if output else None,
             "status": verdict.status, "reason": verdict.reason, "duration": round(verdict.duration, 4),
             "checkpoints": record.checkpoints(uses, verdict.weights, self.parent.lock, self.config.rootpath),
+            **({"earlier": verdict.earlier} if verdict.earlier else {}),
         }))
-        self.user_properties.append(self.config.stash[STATE].incremental.page_property(self.parent.page,
-                                                                                     self.parent.fingerprint))
+        self.user_properties.append(self.config.stash[STATE].incremental.page_property(
+            self.parent.page, self.parent.fingerprint, self.block.index))
         if verdict.rewrite:
             self.user_properties.append(("harness-rewrite", verdict.rewrite))
         if verdict.status == "failed":
             raise BlockFailed(verdict.details)
-        if verdict.status in ("skipped", "not run", incremental.STATUS):
+        if verdict.status in ("skipped", "not run") or verdict.earlier:
             # Reported at the block's page and line, not at this line of the harness.
             raise pytest.skip.Exception(verdict.reason, _use_item_location=True)
 

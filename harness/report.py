@@ -26,16 +26,19 @@ class Tally:
         """Count one block's record (a dict with at least "page", "line", "status")."""
         self.records.append(record)
 
-    def counts(self) -> Counter:
-        """Blocks per verdict."""
-        return Counter(record["status"] for record in self.records)
+    def counts(self, earlier: bool = False) -> Counter:
+        """Blocks per verdict reached in this run (earlier=True: verdicts of unchanged pages, not re-run)."""
+        return Counter(record["status"] for record in self.records if bool(record.get("earlier")) == earlier)
 
     def summary_line(self) -> str:
-        """`blocks: N verified, N structural, N unchecked, N skipped, N failed, N not run`."""
+        """`blocks: N verified, N structural, N unchecked, N skipped, N failed, N not run`, then, with
+        --changed-only, `; earlier, pages unchanged: N verified, N structural, ...` (the verdicts themselves)."""
         counts = self.counts()
         line = "blocks: " + ", ".join(f"{counts.get(verdict, 0)} {verdict}" for verdict in VERDICTS)
-        if counts.get("verified earlier"):  # --changed-only: pages not re-run, never counted as verified
-            line += f", {counts['verified earlier']} verified earlier"
+        earlier = self.counts(earlier=True)
+        if earlier:  # --changed-only: pages not re-run keep their own verdicts, counted apart, never raised
+            line += "; earlier, pages unchanged: " + ", ".join(
+                f"{earlier[verdict]} {verdict}" for verdict in VERDICTS if earlier.get(verdict))
         return line + (f"; {len(self.errors)} page(s) could not be read" if self.errors else "")
 
     def write(self, path: Path, repo_root: Path) -> None:

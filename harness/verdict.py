@@ -28,6 +28,7 @@ class Verdict:
     details: str = ""
     duration: float = 0.0
     rewrite: dict | None = None
+    earlier: str | None = None  # --changed-only: when this verdict was reached (the page did not run now)
     weights: tuple[dict, ...] = ()  # the models the page had loaded by this block, and from where (weights_use.py)
 
 
