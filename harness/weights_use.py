@@ -9,8 +9,10 @@ that changes nothing) do not. A block's stdout is tapped, so the harness knows w
 anything after the first read: what it printed before depends only on the real configuration and vocabulary.
 
 The state is per process, so per page: once read, every later print of the page counts as after the read.
-What this cannot see, and where it says "unknown" (None) so the weaker verdict stands: weights loaded
-before the watch was installed in the block (transformers imported for the first time inside it).
+Weights that reach a model another way (a stand-in's safetensors file opened by the page itself, through
+safetensors or Python's open) count as read at once: the harness cannot follow them. Where it cannot tell
+at all it says "unknown" (None) so the weaker verdict stands: weights loaded before the watch was installed
+in the block (transformers imported for the first time inside it).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class _State:
 
     def __init__(self) -> None:
         self.installed = False  # from_pretrained is patched
+        self.loading = 0  # inside our from_pretrained: opening a stand-in's weights file is expected there
         self.stand_in_read = False  # some stand-in parameter's values were read
         self.loads: list[dict] = []  # one entry per from_pretrained of a model, in order
         self.watched: list = []  # stand-in parameters, kept alive (ids are not reused while watched)
@@ -61,15 +64,59 @@ def install() -> bool:
     original = base.__dict__["from_pretrained"].__func__
 
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        model = original(cls, pretrained_model_name_or_path, *args, **kwargs)
+        STATE.loading += 1
+        try:
+            model = original(cls, pretrained_model_name_or_path, *args, **kwargs)
+        finally:
+            STATE.loading -= 1
         # output_loading_info=True returns (model, info): the model is first.
         _note(model[0] if isinstance(model, tuple) else model, pretrained_model_name_or_path, kwargs.get("revision"))
         return model
 
     from_pretrained.__doc__ = original.__doc__
     base.from_pretrained = classmethod(from_pretrained)
+    _guard_weight_files()
     STATE.installed = True
     return True
+
+
+def _in_store(path) -> bool:
+    """True for a path inside the stand-in store (harness/standin.py), resolved through links."""
+    from harness.standin import store_root
+
+    try:
+        return Path(os.fsdecode(os.fspath(path))).resolve().is_relative_to(store_root().resolve())
+    except (TypeError, ValueError, OSError):
+        return False
+
+
+def _guard_weight_files() -> None:
+    """A stand-in's weights file opened outside from_pretrained: its values reach the page unwatched, so they
+    count as read. Python's open (an audit hook) and safetensors' own readers (wrapped) are both seen."""
+    def audit(event, args):
+        if (event == "open" and not STATE.loading and not STATE.stand_in_read and args
+                and isinstance(args[0], (str, bytes, os.PathLike))
+                and os.fsdecode(os.fspath(args[0])).endswith(".safetensors") and _in_store(args[0])):
+            STATE.stand_in_read = True
+
+    sys.addaudithook(audit)
+    try:
+        import safetensors
+        import safetensors.torch
+    except ImportError:
+        return
+    for module, name in ((safetensors, "safe_open"), (safetensors.torch, "safe_open"),
+                         (safetensors.torch, "load_file")):
+        original = getattr(module, name, None)
+        if original is None:
+            continue
+
+        def reader(filename, *args, _original=original, **kwargs):
+            if not STATE.loading and _in_store(filename):
+                STATE.stand_in_read = True
+            return _original(filename, *args, **kwargs)
+
+        setattr(module, name, reader)
 
 
 def _note(model, asked, revision) -> None:
