@@ -27,7 +27,7 @@ from pathlib import Path
 # Tensor functions that look at a tensor's metadata, never its values (property getters are named get:NAME).
 METADATA = frozenset({
     "numel", "size", "dim", "ndimension", "nelement", "element_size", "__len__", "is_floating_point",
-    "is_complex", "_has_compatible_shallow_copy_type", "__set__", "requires_grad_",
+    "is_complex", "_has_compatible_shallow_copy_type", "requires_grad_", "set:data", "set:grad",
     "get:shape", "get:dtype", "get:device", "get:requires_grad", "get:ndim", "get:is_leaf", "get:grad_fn",
     "get:layout", "get:names", "get:is_cuda", "get:is_meta", "get:is_sparse", "get:is_quantized", "get:grad",
 })
@@ -215,8 +215,16 @@ def _watched_class():
                         STATE.stand_in_read = True
                 return result
 
+        # Named as a module attribute (see __getattr__): a page may pickle a model (torch.save) and load it back.
+        WatchedParameter.__module__, WatchedParameter.__qualname__ = __name__, "WatchedParameter"
         _WATCHED = WatchedParameter
     return _WATCHED
+
+
+def __getattr__(name: str):
+    if name == "WatchedParameter":  # made on first use, as it imports torch
+        return _watched_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _function_name(func) -> str:

@@ -14,7 +14,6 @@ from harness.checkpoints import Lock
 from harness_testing import PROJECT_ADDOPTS, repo, summary  # noqa: F401  (fixture)
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
 NAME = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
 
 # A page of its own: a review sentence, its token IDs, the head's size, then the model's scores.
@@ -63,6 +62,50 @@ REVIEW_PAGE = '''
 
 
 @pytest.fixture
+def watch_state(monkeypatch):
+    """weights_use's per-process state, fresh for one test (a page's process starts with a fresh one)."""
+    from harness import weights_use
+
+    monkeypatch.setattr(weights_use, "STATE", weights_use._State())
+    return weights_use
+
+
+@pytest.mark.parametrize("look, reads", [
+    ("layer.weight.shape, layer.weight.dtype, layer.weight.numel(), layer.weight.requires_grad", False),
+    ("layer.to('cpu'), layer.float(), layer.eval()", False),  # gives the same parameters back
+    ("layer(torch.ones(3))", True),  # a forward pass
+    ("print(layer.weight, file=io.StringIO())", True),
+    ("layer.weight[0].tolist()", True),
+    ("layer.state_dict()['weight'] + 0", True),
+    ("torch.save(layer, io.BytesIO())", True),
+])
+def test_watched_parameters_report_reads_of_their_values_only(watch_state, look, reads):
+    import io  # noqa: F401  (used by the expressions)
+
+    import torch
+
+    layer = torch.nn.Linear(3, 2)
+    watch_state.watch(layer.parameters())
+    eval(look)
+    assert watch_state.STATE.stand_in_read is reads
+
+
+def test_a_block_printing_after_a_read_is_flagged(watch_state):
+    import io
+
+    import torch
+
+    layer = torch.nn.Linear(3, 2)
+    watch_state.watch(layer.parameters())
+    before = watch_state.Tap(io.StringIO())
+    before.write("shape first\n")
+    layer(torch.ones(3))
+    assert before.after_read is False  # what it printed came before the read
+    before.write("then the scores\n")
+    assert before.after_read is True
+
+
+@pytest.fixture
 def review(repo, monkeypatch, tmp_path):
     """The page in a repo whose lock pins the course's checkpoint, with an empty Hub cache: a stand-in runs."""
     entry = json.loads((REPO / "checkpoints.lock").read_text())["checkpoints"][NAME]
@@ -75,6 +118,7 @@ def review(repo, monkeypatch, tmp_path):
     return repo
 
 
+@pytest.mark.slow
 def test_reading_a_weight_without_a_forward_pass_counts_as_a_read(review):
     (review.root / "docs" / "review.md").unlink()
     review.write("docs/bias.md", """
@@ -96,6 +140,7 @@ def test_reading_a_weight_without_a_forward_pass_counts_as_a_read(review):
     assert [c["name"] for c in block["checkpoints"]] == [NAME]
 
 
+@pytest.mark.slow
 def test_outputs_printed_before_a_stand_in_weight_is_read_are_verified(review):
     report = review.report("docs")
     blocks = {block["line"]: block for block in report["blocks"]}
@@ -121,6 +166,7 @@ def test_outputs_printed_before_a_stand_in_weight_is_read_are_verified(review):
     assert [block["status"] for block in earlier] == ["verified", "verified", "structural", "structural"]
 
 
+@pytest.mark.slow
 def test_a_stand_ins_weights_file_read_by_the_page_itself_counts_as_read(review):
     (review.root / "docs" / "review.md").unlink()
     review.write("docs/by-hand.md", """
