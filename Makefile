@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: serve build test chromium notebooks fetch-checkpoints update-outputs verify benchmark
+.PHONY: serve build test chromium notebooks figures fetch-checkpoints update-outputs verify benchmark
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -41,6 +41,10 @@ test: $(VENV)/.test-installed chromium
 
 notebooks: $(VENV)/.test-installed
 	$(PY) -m harness notebooks
+
+# Figures that pages compute: each is written by its page's own code, run from includes/figures/.
+figures: $(VENV)/.test-installed
+	cd includes/figures && HF_HUB_OFFLINE=1 ../../$(PY) ../../snippets/transformer-models/attention.py
 
 update-outputs: $(VENV)/.test-installed
 	$(VENV)/bin/pytest docs README.md --update-outputs

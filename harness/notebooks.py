@@ -65,8 +65,10 @@ def build(page: Page, site: Site) -> dict[str, Any] | None:
     for block in page.blocks:
         # The page title is the first cell already; the headings above each block say what it does.
         notes = [h for h in _headings(page, previous, block.line) if not h.startswith("# ")]
-        if block.indent:
-            notes.append("*Set-up: the steps before this page.*")
+        if block.admonitions:
+            # The admonitions the block sits in say what it is: the set-up, the solution of an exercise, ...
+            titles = " › ".join(block.admonitions)
+            notes.append(f"*{titles}{'' if titles.endswith(('.', '?', '!')) else '.'}*")
         if block.skip_reason:
             notes.append(f"*Not run by the harness: {block.skip_reason}*")
         if notes:

@@ -21,6 +21,9 @@ OUTPUT_LANGUAGES = frozenset({"text", "output", "txt"})
 FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 OPTION_RE = re.compile(r"""(?P<key>[.#]?[A-Za-z][\w-]*)(?:=(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s}]+)))?""")
 FRONT_MATTER_END = re.compile(r"(?:-{3}|\.{3})[ \t]*")
+# An admonition's first line (`!!! note "Title"`, collapsible `??? tip`, `???+ tip`), as Python-Markdown and
+# pymdownx.details read it; without a quoted title Material shows the type, capitalized.
+ADMONITION_RE = re.compile(r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<type>[\w-]+)(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$')
 
 
 class PageError(Exception):
@@ -84,6 +87,7 @@ class Block:
     expect_exception: bool = False
     page_name: str = ""  # page path as shown in ids and errors
     index: int = 0  # position among the page's Python blocks
+    admonitions: tuple[str, ...] = ()  # titles of the admonitions the block sits in, outermost first
 
     @property
     def id(self) -> str:
@@ -192,6 +196,16 @@ class _Scanner:
         self.page, self.lines, self.origins = page, lines, origins
         self.markers: list[tuple[int, dict[str, Any]]] = []  # (page line, meaning) waiting for their fence
         self.last: Block | None = None  # the Python block an Output block may still attach to
+        self.admonitions: list[tuple[int, str]] = []  # (indent width, title) of the open admonitions
+
+    def enter(self, line: str) -> None:
+        """Close the admonitions a non-blank line at this indentation ends; open the one it starts."""
+        width = len(line) - len(line.lstrip(" \t"))
+        while self.admonitions and width <= self.admonitions[-1][0]:
+            self.admonitions.pop()
+        if match := ADMONITION_RE.match(line):
+            title = match["title"] if match["title"] is not None else match["type"].capitalize()
+            self.admonitions.append((width, title))
 
     def lineno(self, index: int) -> int:
         return self.origins[index][0] + 1
@@ -203,6 +217,8 @@ class _Scanner:
         i = 0
         while i < len(self.lines):
             line = self.lines[i]
+            if line.strip():
+                self.enter(line)
             match = FENCE_RE.match(line)
             # A backtick in a backtick fence's info string makes it inline code, not a fence (CommonMark).
             if match and not (match["fence"][0] == "`" and "`" in match["info"]):
@@ -255,7 +271,8 @@ class _Scanner:
                 self.page.path, line, end_line, language, info, title, indent, text,
                 [self.lineno(k) for k in range(start + 1, end)], meaning.get("skip_reason"),
                 meaning.get("tolerance", self.page.tolerance), None, meaning.get("importorskip"),
-                meaning.get("expect_exception", False), self.page.name, len(self.page.blocks))
+                meaning.get("expect_exception", False), self.page.name, len(self.page.blocks),
+                tuple(title for _, title in self.admonitions if title))
             self.page.blocks.append(self.last)
         else:
             if markers:

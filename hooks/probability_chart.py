@@ -1,8 +1,9 @@
 """A bar chart of probabilities, computed from the documented Output block right above its placeholder.
 
-On a page: `<!-- probability-chart labels="NEGATIVE POSITIVE" rows="Sentence 1|Sentence 2" -->` under an
-Output block. The numbers come from that Output block (read with the harness' own parser), so the chart
-always shows what the page documents.
+On a page: `<!-- probability-chart labels="NEGATIVE POSITIVE" rows="Sentence 1|Sentence 2" caption="..." -->`
+under an Output block. The numbers come from that Output block (read with the harness' own parser), so the
+chart always shows what the page documents. The figure's caption is the optional `caption` followed by a
+legend that says how to read the bars.
 """
 from __future__ import annotations
 
@@ -33,21 +34,35 @@ def _numbers(text: str) -> list[float]:
     return [float(token.value) for token in tokenize(text) if token.kind == "number"]
 
 
-def _arguments(args: str, where: str) -> tuple[list[str], list[str]]:
+def _arguments(args: str, where: str) -> tuple[list[str], list[str], str]:
     options = dict(part.split("=", 1) for part in shlex.split(args) if "=" in part)
     labels = options.get("labels", "").split()
     rows = [row.strip() for row in options.get("rows", "").split("|") if row.strip()]
     if not labels or not rows:
         raise PluginError(f'{where}: probability-chart needs labels="A B" and rows="first|second"')
-    return labels, rows
+    return labels, rows, options.get("caption", "").strip()
 
 
-def chart_html(probabilities: list[float], labels: list[str], rows: list[str], where: str) -> str:
-    """The chart's HTML: one group of bars per row, one bar per label, the winning bar highlighted."""
+def legend_html(caption: str) -> str:
+    """The figure's caption: the page's own words, then how to read the bars (the key of the two colors)."""
+    lead = f"{html.escape(caption.rstrip('.'))}. " if caption else ""
+    return (
+        f'<figcaption>{lead}Each bar is the probability of one label, from 0 (no bar) to 1 (the full '
+        'width); the number at its end is the probability as printed. '
+        '<span class="key"><span class="swatch winner" aria-hidden="true"></span>the label with the highest '
+        'probability: the verdict</span> '
+        '<span class="key"><span class="swatch" aria-hidden="true"></span>the other label</span></figcaption>'
+    )
+
+
+def chart_html(probabilities: list[float], labels: list[str], rows: list[str], where: str, caption: str = "") -> str:
+    """The chart's HTML: a figure with one group of bars per row, one bar per label, the winning bar
+    highlighted, and a caption with the legend."""
     if len(probabilities) != len(labels) * len(rows):
         raise PluginError(f"{where}: the Output block above holds {len(probabilities)} numbers, "
                           f"expected {len(rows)} rows x {len(labels)} labels")
-    parts = ['<div class="probability-chart" role="figure" aria-label="Probabilities of each label, per sentence">']
+    parts = ['<figure class="probability-figure">',
+             '<div class="probability-chart" role="img" aria-label="Probabilities of each label, per sentence">']
     for r, row in enumerate(rows):
         values = probabilities[r * len(labels):(r + 1) * len(labels)]
         # Bars of probabilities that do not add up to 1 would draw a picture the output does not say.
@@ -65,6 +80,7 @@ def chart_html(probabilities: list[float], labels: list[str], rows: list[str], w
             )
         parts.append("</div></div>")
     parts.append("</div>")
+    parts += [legend_html(caption), "</figure>"]
     return "".join(parts)
 
 
@@ -88,7 +104,7 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
         above = [output for output in outputs if output.end_line <= index + 1]
         if not above or any(text.strip() for text in parsed.lines[above[-1].end_line:index]):
             raise PluginError(f"{where}: probability-chart must follow an Output block (only blank lines between)")
-        labels, rows = _arguments(match["args"], where)
-        charts.append(chart_html(_numbers(above[-1].text), labels, rows, where))
+        labels, rows, caption = _arguments(match["args"], where)
+        charts.append(chart_html(_numbers(above[-1].text), labels, rows, where, caption))
     replacements = iter(charts)
     return PLACEHOLDER.sub(lambda _: next(replacements), markdown)

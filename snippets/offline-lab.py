@@ -55,3 +55,8 @@ sentences = raw_inputs + ["I have waited years for a course on Hugging Face."]
 vectors = F.normalize(embed(sentences), dim=-1)  # unit length: dot products are cosines
 print(vectors @ vectors.T)
 # --8<-- [end:third-sentence]
+
+# --8<-- [start:try-it]
+mine = F.normalize(embed(["This course was a waste of my time."]), dim=-1)
+print(mine @ vectors.T)
+# --8<-- [end:try-it]

@@ -99,6 +99,20 @@ print("gpu")
     ```python
     y = 2
     ```
+
+!!! question "Try it: add one"
+
+    Add one to `y`.
+
+    ??? success "Solution"
+
+        ```python
+        print(y + 1)
+        ```
+
+        ```text title="Output"
+        3
+        ```
 '''
 
 
@@ -116,14 +130,17 @@ def test_cells_hold_code_outputs_and_notes(small_site):
     page = parse_page(small_site.docs_dir / "page.md", small_site)
     notebook = build(page, small_site)
     kinds = [cell["cell_type"] for cell in notebook["cells"]]
-    assert kinds == ["markdown", "markdown", "code", "markdown", "code", "markdown", "code"]
-    title, heading, first, skip_note, skipped, setup_note, setup = notebook["cells"]
+    assert kinds == ["markdown", "markdown", "code", "markdown", "code", "markdown", "code", "markdown", "code"]
+    title, heading, first, skip_note, skipped, setup_note, setup, exercise_note, solution = notebook["cells"]
     assert title["source"][0] == "# A page\n"
     assert heading["source"] == ["## First step"]
     assert first["source"] == ["x = 1\n", "print(x)"]
     assert first["outputs"] == [{"name": "stdout", "output_type": "stream", "text": ["1\n"]}]
     assert "needs a GPU" in "".join(skip_note["source"]) and skipped["outputs"] == []
-    assert "Set-up" in "".join(setup_note["source"]) and setup["source"] == ["y = 2"]
+    assert setup_note["source"] == ["*Set-up.*"] and setup["source"] == ["y = 2"]
+    # A solution's cell says which exercise it solves: the titles of the admonitions around it.
+    assert exercise_note["source"] == ["*Try it: add one › Solution.*"]
+    assert solution["outputs"][0]["text"] == ["3\n"]
     assert notebook["nbformat"] == 4 and notebook["nbformat_minor"] == 5
 
 

@@ -334,3 +334,47 @@ def test_page_module_imports_no_heavy_dependencies():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+def test_blocks_know_the_admonitions_they_sit_in(repo):
+    page = parse(repo, '''\
+        # Exercises
+
+        ```python
+        print("top level")
+        ```
+
+        !!! question "Try it: count to three"
+
+            Some prose.
+
+            ??? success "Solution"
+
+                ```python
+                print(1, 2, 3)
+                ```
+
+                ```text title="Output"
+                1 2 3
+                ```
+
+        ???+ tip
+
+            ```python
+            print("untitled tip")
+            ```
+
+        !!! note ""
+
+            ```python
+            print("no title shown")
+            ```
+
+        ```python
+        print("after the admonitions")
+        ```
+        ''')
+    assert [block.admonitions for block in page.blocks] == [
+        (), ("Try it: count to three", "Solution"), ("Tip",), (), ()]
+    # The nested solution keeps its Output block.
+    assert page.blocks[1].output.text == "1 2 3\n"

@@ -140,9 +140,9 @@ def test_math_is_rendered_at_build_time(built_site):
 
 def test_diagrams_are_inline_and_follow_the_theme(built_site):
     for page in ("using-transformers/index.html", "using-transformers/model-heads.html",
-                 "transformer-models/architecture.html"):
+                 "transformer-models/architecture.html", "transformer-models/attention.html"):
         html = (built_site.site_dir / page).read_text(encoding="utf-8")
-        svg = re.search(r'<svg class="diagram-svg".*?</svg>', html, re.DOTALL)
+        svg = re.search(r'<svg class="diagram-svg[^"]*".*?</svg>', html, re.DOTALL)
         assert svg, page
         # Fixed colours would vanish against one of the two schemes; currentColor follows the text.
         assert "currentColor" in svg[0]
@@ -158,6 +158,23 @@ def test_probability_chart_shows_the_documented_probabilities(built_site):
     assert chart
     widths = [float(w) / 100 for w in re.findall(r'class="fill" style="width: ([\d.]+)%"', chart[0])]
     assert widths == pytest.approx(documented, abs=1e-4)
+
+
+def test_probability_chart_has_a_caption_and_a_legend(built_site):
+    html = (built_site.site_dir / "using-transformers" / "post-processing.html").read_text(encoding="utf-8")
+    figure = re.search(r'<figure class="probability-figure">(.*?)</figure>', html, re.DOTALL)
+    assert figure, "the chart is not a figure"
+    caption = re.search(r"<figcaption>(.*?)</figcaption>", figure[1], re.DOTALL)
+    assert caption, "the chart has no caption"
+    text = re.sub(r"<[^>]+>", "", caption[1])
+    # The page's own caption (from the placeholder), then how to read the bars: a key for each color.
+    assert text.startswith("The probabilities above, one group of bars per sentence. ")
+    assert "from 0 (no bar) to 1 (the full width)" in text
+    keys = re.findall(r'<span class="key"><span class="(swatch[^"]*)"[^>]*></span>([^<]+)</span>', caption[1])
+    assert keys == [("swatch winner", "the label with the highest probability: the verdict"),
+                    ("swatch", "the other label")]
+    # The highlighted bar of each sentence is its winner: the key's "winner" swatch says what it means.
+    assert len(re.findall(r'class="bar winner"', figure[1])) == 2
 
 
 # --- Navigation ---------------------------------------------------------------------------------

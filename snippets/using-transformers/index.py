@@ -17,3 +17,8 @@ print(
     )
 )
 # --8<-- [end:two-sentences]
+
+# --8<-- [start:try-it]
+print(classifier.model.name_or_path)
+print(classifier.model.config.id2label)
+# --8<-- [end:try-it]

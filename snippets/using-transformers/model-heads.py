@@ -3,7 +3,7 @@
 # --8<-- [start:setup]
 from transformers import AutoTokenizer
 
-checkpoint = "distilbert-base-uncased-finetuned-sst-2-english"
+checkpoint = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
 tokenizer = AutoTokenizer.from_pretrained(checkpoint)
 raw_inputs = [
     "I've been waiting for a HuggingFace course my whole life.",
@@ -28,3 +28,9 @@ print(model.classifier)
 outputs = model(**inputs)
 print(outputs.logits.shape)
 # --8<-- [end:logits-shape]
+
+# --8<-- [start:try-it]
+head_layers = (model.pre_classifier, model.classifier)
+head_size = sum(parameter.numel() for layer in head_layers for parameter in layer.parameters())
+print(f"head: {head_size:,} of {model.num_parameters():,} parameters")
+# --8<-- [end:try-it]

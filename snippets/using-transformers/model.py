@@ -3,7 +3,7 @@
 # --8<-- [start:setup]
 from transformers import AutoTokenizer
 
-checkpoint = "distilbert-base-uncased-finetuned-sst-2-english"
+checkpoint = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
 tokenizer = AutoTokenizer.from_pretrained(checkpoint)
 raw_inputs = [
     "I've been waiting for a HuggingFace course my whole life.",
@@ -28,3 +28,9 @@ print(list(outputs.keys()))
 print(outputs["last_hidden_state"].shape)
 print(outputs[0].shape)
 # --8<-- [end:access]
+
+# --8<-- [start:try-it]
+for sentence in raw_inputs:
+    alone = tokenizer(sentence, return_tensors="pt")
+    print(model(**alone).last_hidden_state.shape)
+# --8<-- [end:try-it]

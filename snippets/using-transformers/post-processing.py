@@ -3,7 +3,7 @@
 # --8<-- [start:setup]
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-checkpoint = "distilbert-base-uncased-finetuned-sst-2-english"
+checkpoint = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
 tokenizer = AutoTokenizer.from_pretrained(checkpoint)
 model = AutoModelForSequenceClassification.from_pretrained(checkpoint)
 raw_inputs = [
@@ -35,3 +35,8 @@ for number, scores in enumerate(predictions.tolist(), start=1):
     details = ", ".join(f"{model.config.id2label[i]}: {p:.4f}" for i, p in enumerate(scores))
     print(f"Sentence {number}: {verdict} ({details})")
 # --8<-- [end:verdict]
+
+# --8<-- [start:try-it]
+print(torch.allclose(predictions.sum(dim=-1), torch.ones(2)))
+print(torch.equal(predictions.argmax(dim=-1), outputs.logits.argmax(dim=-1)))
+# --8<-- [end:try-it]

@@ -3,7 +3,7 @@
 # --8<-- [start:load]
 from transformers import AutoTokenizer
 
-checkpoint = "distilbert-base-uncased-finetuned-sst-2-english"
+checkpoint = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
 tokenizer = AutoTokenizer.from_pretrained(checkpoint)
 # --8<-- [end:load]
 
@@ -24,3 +24,9 @@ print(tokenizer.convert_ids_to_tokens(inputs["input_ids"][0]))
 print(tokenizer.decode(inputs["input_ids"][0]))
 print(tokenizer.decode(inputs["input_ids"][0], clean_up_tokenization_spaces=True))
 # --8<-- [end:decode]
+
+# --8<-- [start:try-it]
+encoded = tokenizer("Tokenizers chop unfamiliar words like DistilBERT into pieces.")
+print(encoded["input_ids"])
+print(tokenizer.convert_ids_to_tokens(encoded["input_ids"]))
+# --8<-- [end:try-it]
