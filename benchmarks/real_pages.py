@@ -20,7 +20,7 @@ def page_scripts(repo: Path, out: Path, work_dir: Path) -> tuple[list[Path], dic
     resolver = Resolver(repo, work_dir=work_dir)
     scripts, env = [], {}
     for path in sorted((repo / "docs").rglob("*.md")):
-        codes = [block.code for block in parse_page(path, site).blocks if not block.skip_reason]
+        codes = [block.code for block in parse_page(path, site).python_blocks if not block.skip_reason]
         if not codes:
             continue
         plan = resolver.plan(codes)

@@ -109,7 +109,7 @@ def page_blocks(page: Path, root: Path) -> list[tuple[str, str | None]]:
 
     parsed = parse_page(page, Site.load(root))
     return [(block.code, block.output.text if block.output else None)
-            for block in parsed.blocks if not block.skip_reason]
+            for block in parsed.python_blocks if not block.skip_reason]
 
 
 def write_scripts_and_notebooks(workspace: Workspace, blocks_of=page_blocks) -> None:

@@ -38,7 +38,9 @@ class BlockCode:
     index: int
     code: str
     lines: Sequence[int]
-    expect_exception: bool = False  # pytest-codeblocks' expect-exception: raising is this block's success
+    expect_exception: bool = False  # pytest.mark.xfail (or an alias): raising is this block's success
+    raises: str | None = None  # xfail(raises=...): the source of the expected exception type(s), else any
+    shell: str | None = None  # "sh", "bash" or "zsh": a shell block (harness/shell.py), else Python
 
 
 @dataclass
@@ -200,7 +202,7 @@ def run_child(inbox, sender, spare: bool = False) -> None:
         _isolate(page, log_path)
         namespace = {"__name__": "__main__", "__builtins__": builtins}
         for block in page.blocks:
-            run = _run_block(block, page.filename, namespace)
+            run = _run_shell(block) if block.shell else _run_block(block, page.filename, namespace)
             sys.stderr.flush()
             sender.send_bytes(pickle.dumps(run))
             if run.status in STOPS:
@@ -244,7 +246,7 @@ def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
         exec(compile_block(block, filename), namespace)
         status, text = ("no exception" if block.expect_exception else "ok"), ""
     except BaseException as err:  # SystemExit and KeyboardInterrupt end this block, not the harness
-        status, text = ("ok" if block.expect_exception else "raised"), _format(err, filename)
+        status, text = ("ok" if _expected(block, err, namespace) else "raised"), _format(err, filename)
     finally:
         sys.stdout = sys.__stdout__
     duration = time.perf_counter() - start
@@ -254,6 +256,39 @@ def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     return BlockRun(block.index, status, out.getvalue(), out.dropped, text[-TRACEBACK_LIMIT:], duration,
                     imported=imported, compiled=compiled, weights=weights,
                     printed_after_stand_in=printed_after_stand_in)
+
+
+def _expected(block: BlockCode, err: BaseException, namespace: dict) -> bool:
+    """Whether `err` is what the block expects: any exception, or one of xfail(raises=...), as pytest checks it.
+
+    `raises` is evaluated here, in the page's namespace: it may name an exception an earlier block defined.
+    """
+    if not block.expect_exception:
+        return False
+    if block.raises is None:
+        return True
+    try:
+        expected = eval(block.raises, {**namespace, "__builtins__": builtins})  # noqa: S307  (the page's own text)
+        return isinstance(err, expected)
+    except Exception:  # noqa: BLE001  (an unknown name in raises=: the block fails with its own exception)
+        return False
+
+
+def _run_shell(block: BlockCode) -> BlockRun:
+    """Run a shell block in the page's directory and environment; a non-zero exit is its "exception"."""
+    import subprocess  # noqa: PLC0415  (only pages with shell blocks need it)
+
+    from harness.shell import run_shell  # noqa: PLC0415
+
+    result = run_shell(block.shell, block.code)
+    stdout, dropped = result.stdout[:STDOUT_LIMIT], max(len(result.stdout) - STDOUT_LIMIT, 0)
+    failed = result.returncode != 0
+    if block.expect_exception:
+        error = subprocess.CalledProcessError(result.returncode if result.returncode is not None else -1, block.shell)
+        status = ("ok" if _expected(block, error, {}) else "raised") if failed else "no exception"
+    else:
+        status = "raised" if failed else "ok"
+    return BlockRun(block.index, status, stdout, dropped, result.message, result.duration)
 
 
 def _regex_cache() -> list[tuple]:

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 CACHE_KEY = "harness/verified-pages"
 FORMAT = 2  # 1 kept no verdicts: such a record is read as empty (a full run), never as "verified"
 # A page is recorded only when every block ended in one of these; anything else re-runs next time.
-PASSING = frozenset({"verified", "structural", "unchecked", "skipped"})
+PASSING = frozenset({"verified", "structural", "unchecked", "skipped", "xfailed", "xpassed"})
 PACKAGES = ("torch", "transformers", "tokenizers", "huggingface_hub")
 HARNESS_DIR = Path(__file__).resolve().parent
 
@@ -57,6 +57,7 @@ def page_fingerprint(page: Any, plan: Any, versions: Mapping[str, str]) -> str:
             "skip": block.skip_reason,
             "importorskip": getattr(block, "importorskip", None),
             "expect_exception": getattr(block, "expect_exception", False),
+            "marks": getattr(block, "marks", []), "continues": getattr(block, "continues", False),
             "tolerance": _plain(block.tolerance),
             "uses": sorted([use.name, use.revision, use.weights] for use in uses),
         })

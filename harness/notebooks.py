@@ -53,7 +53,7 @@ def _headings(page: Page, start: int, end: int) -> list[str]:
 
 def build(page: Page, site: Site) -> dict[str, Any] | None:
     """The notebook of a parsed page, or None when the page has no Python block."""
-    if not page.blocks:
+    if not page.python_blocks:
         return None
     title = page.front_matter.get("title") or next(
         (h.lstrip("#").strip() for h in _headings(page, 1, len(page.lines) + 1) if h.startswith("# ")), page.name)
@@ -62,7 +62,7 @@ def build(page: Page, site: Site) -> dict[str, Any] | None:
                                 "the page documents. Without the Hugging Face Hub, run `make fetch-checkpoints` "
                                 "first and start Jupyter with `HF_HUB_OFFLINE=1`.")]
     previous = 1
-    for block in page.blocks:
+    for block in page.python_blocks:
         # The page title is the first cell already; the headings above each block say what it does.
         notes = [h for h in _headings(page, previous, block.line) if not h.startswith("# ")]
         if block.admonitions:

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from harness.snippets import Site
 
 PYTHON = frozenset({"python", "py", "python3", "py3"})
+SHELLS = frozenset({"sh", "bash", "zsh"})  # run by that shell (harness/shell.py)
+RUNNABLE = PYTHON | SHELLS
+NAMESPACES = ("page", "block")  # front matter `namespace:`; see plugin.namespace_of
 OUTPUT_LANGUAGES = frozenset({"text", "output", "txt"})
 FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 OPTION_RE = re.compile(r"""(?P<key>[.#]?[A-Za-z][\w-]*)(?:=(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s}]+)))?""")
@@ -65,11 +68,12 @@ class Output:
     rewritable: bool = True  # False when any of it comes from an include: only page source can be rewritten
     fence: str = "```"
     language: str = "text"
+    ignore_whitespace: bool = False  # pytest-codeblocks:expected-output-ignore-whitespace: compare without any
 
 
 @dataclass
 class Block:
-    """One Python code block, as the reader sees and copies it, with the page lines it came from."""
+    """One code block that can run (Python or shell), as the reader copies it, with the page lines it came from."""
 
     page: Path
     line: int  # 1-based page line of the opening fence (or of the include that brought it)
@@ -84,10 +88,13 @@ class Block:
     tolerance: dict[str, float] | None = None  # the block's marker, else the page's front matter default
     output: Output | None = None
     importorskip: str | None = None
-    expect_exception: bool = False
+    expect_exception: bool = False  # expected to raise (pytest.mark.xfail, expect-exception, expect-error)
     page_name: str = ""  # page path as shown in ids and errors
-    index: int = 0  # position among the page's Python blocks
+    index: int = 0  # position among the page's runnable blocks
     admonitions: tuple[str, ...] = ()  # titles of the admonitions the block sits in, outermost first
+    xfail: dict[str, Any] | None = None  # {"reason", "raises" (source text or None), "strict" (None: pytest's ini)}
+    marks: list[str] = field(default_factory=list)  # pytest mark expressions above it, as pytest-codeblocks has them
+    continues: bool = False  # pytest-codeblocks:cont: continues the previous block (one chain, one namespace)
 
     @property
     def id(self) -> str:
@@ -119,6 +126,13 @@ class Page:
     fences: list[Fence] = field(default_factory=list)
     front_matter: dict[str, Any] = field(default_factory=dict)
     tolerance: dict[str, float] | None = None  # front matter `tolerance: {abs, rel}`
+    skipfile: str | None = None  # pytest-codeblocks:skipfile: every block is skipped, with this reason
+    namespace: str | None = None  # front matter `namespace: page|block`; None: the run's default
+
+    @property
+    def python_blocks(self) -> list[Block]:
+        """The Python blocks (no shell blocks): what a page's snippet file and notebook hold."""
+        return [block for block in self.blocks if block.language in PYTHON]
 
     def lines_with_ends(self) -> list[str]:
         """Source lines with their own line endings: "".join(...) == text, for byte-exact rewrites."""
@@ -183,6 +197,11 @@ def parse_page(path: Path, site: Site | None = None, text: str | None = None) ->
             page.tolerance = parse_tolerance(front_matter["tolerance"])
         except MarkerError as error:
             raise PageError(name, 1, f"front matter: {error}") from None
+    if "namespace" in front_matter:
+        if front_matter["namespace"] not in NAMESPACES:
+            raise PageError(name, 1, f"front matter: namespace must be page or block, got "
+                            f"{front_matter['namespace']!r}")
+        page.namespace = front_matter["namespace"]
     expanded, origins = site.expand(parse_lines[body:], name, first_line=body + 1)
     origins = [(body + index, verbatim) for index, verbatim in origins]
     _Scanner(page, expanded, origins).run()
@@ -190,12 +209,16 @@ def parse_page(path: Path, site: Site | None = None, text: str | None = None) ->
 
 
 class _Scanner:
-    """One pass over the expanded lines: fences, the markers above them, and Output pairing."""
+    """One pass over the expanded lines: fences, the markers above them, Output pairing and cont chains."""
 
     def __init__(self, page: Page, lines: list[str], origins: list[tuple[int, bool]]):
         self.page, self.lines, self.origins = page, lines, origins
         self.markers: list[tuple[int, dict[str, Any]]] = []  # (page line, meaning) waiting for their fence
-        self.last: Block | None = None  # the Python block an Output block may still attach to
+        self.last: Block | None = None  # the block an Output block (title="Output") may still attach to
+        # The block of the latest fence, for an explicit expected-output (prose may come between, as in
+        # pytest-codeblocks); None when the latest fence was one that does not run.
+        self.previous: Block | None = None
+        self.fences_seen = False
         self.admonitions: list[tuple[int, str]] = []  # (indent width, title) of the open admonitions
 
     def enter(self, line: str) -> None:
@@ -229,13 +252,18 @@ class _Scanner:
                     marker = parse_marker(line)
                 except MarkerError as error:
                     raise self.error(self.lineno(i), str(error)) from None
-                if marker is not None:
+                if marker is not None and "skipfile" in marker:  # about the page, not the next block
+                    self.page.skipfile = marker["skipfile"]
+                elif marker is not None:
                     self.markers.append((self.lineno(i), marker))
                 else:
                     self.require_no_markers()
                     self.last = None
             i += 1
         self.require_no_markers()
+        if self.page.skipfile:
+            for block in self.page.blocks:
+                block.skip_reason = block.skip_reason or self.page.skipfile
 
     def require_no_markers(self) -> None:
         if self.markers:
@@ -262,35 +290,53 @@ class _Scanner:
         line, end_line = self.lineno(start), self.lineno(end)
         self.page.fences.append(Fence(line, end_line, indent, language, info, title))
         markers, self.markers = self.markers, []
-        meaning = {key: value for _, marker in markers for key, value in marker.items()}
+        meaning: dict[str, Any] = {"marks": []}
+        for _, marker in markers:
+            for key, value in marker.items():
+                meaning[key] = meaning[key] + value if key == "marks" else value
         text = "".join(f"{c}\n" for c in content)
-        if meaning.get("expected_output") or (language in OUTPUT_LANGUAGES and (title or "").lower() == "output"):
-            self.output(start, end, indent, fence, language, text, markers, explicit="expected_output" in meaning)
-        elif language in PYTHON:
-            self.last = Block(
+        seen, self.fences_seen = self.fences_seen, True
+        if meaning.get("expected_output"):
+            if not seen:
+                raise self.error(markers[0][0], "pytest-codeblocks:expected-output but no code block before it")
+            if self.previous is not None:  # after a fence that does not run, it is that fence's: never compared
+                self.output(start, end, indent, fence, language, text, markers, self.previous, meaning)
+            self.previous = self.last = None
+        elif language in OUTPUT_LANGUAGES and (title or "").lower() == "output":
+            if self.last is None or self.last.indent != indent:
+                raise self.error(line, "Output block is not directly under a Python block (only blank lines "
+                                 "may separate them, at the same indentation)")
+            self.output(start, end, indent, fence, language, text, markers, self.last, meaning)
+            self.previous = self.last = None
+        elif meaning.get("cont") or language in RUNNABLE:
+            continues = bool(meaning.get("cont"))
+            if continues:
+                before = self.page.blocks[-1] if self.page.blocks else None
+                if before is None:
+                    raise self.error(markers[0][0], "pytest-codeblocks:cont but no code block before it to continue")
+                language = language if language in RUNNABLE else before.language  # a bare fence: the same language
+            self.last = self.previous = Block(
                 self.page.path, line, end_line, language, info, title, indent, text,
                 [self.lineno(k) for k in range(start + 1, end)], meaning.get("skip_reason"),
                 meaning.get("tolerance", self.page.tolerance), None, meaning.get("importorskip"),
                 meaning.get("expect_exception", False), self.page.name, len(self.page.blocks),
-                tuple(title for _, title in self.admonitions if title))
+                tuple(title for _, title in self.admonitions if title), meaning.get("xfail"), meaning["marks"],
+                continues)
             self.page.blocks.append(self.last)
-        else:
-            if markers:
-                raise self.error(markers[0][0], f"marker above a {language or 'plain'} block: "
-                                 "markers apply to Python blocks only")
-            self.last = None
+        else:  # a fence that does not run; markers above it are consumed, as pytest-codeblocks does
+            self.previous = self.last = None
         return end
 
-    def output(self, start, end, indent, fence, language, text, markers, explicit) -> None:
+    def output(self, start, end, indent, fence, language, text, markers, block, meaning) -> None:
         line = self.lineno(start)
-        if any(set(marker) - {"expected_output"} for _, marker in markers):
+        if any(set(marker) - {"expected_output", "ignore_whitespace", "marks"} for _, marker in markers) \
+                or meaning["marks"]:
             raise self.error(markers[0][0], "only pytest-codeblocks:expected-output may be above an Output block")
-        if self.last is None or self.last.output is not None or (self.last.indent != indent and not explicit):
+        if block.output is not None:
             raise self.error(line, "Output block is not directly under a Python block (only blank lines "
-                             "may separate them, at the same indentation)")
+                             "may separate them, at the same indentation): the block already has one")
         first = self.origins[start][0]
         # Only an Output whose every line is page source, in order, can be rewritten in place.
         rewritable = all(self.origins[k] == (first + k - start, True) for k in range(start, end + 1))
-        self.last.output = Output(line, self.lineno(end), indent, text, first + 1, self.origins[end][0],
-                                  rewritable, fence, language)
-        self.last = None
+        block.output = Output(line, self.lineno(end), indent, text, first + 1, self.origins[end][0],
+                              rewritable, fence, language, bool(meaning.get("ignore_whitespace")))

@@ -1,13 +1,19 @@
-"""pytest hooks of the harness: every page's Python blocks become items, one per block.
+"""pytest hooks of the harness: every page's code blocks become items, one per block.
 
 A page runs once, on its first item, in a process of its own (runner.py); each item reports its block's
 verdict. Outputs are rewritten (--update-outputs) at the end of the session, in one place.
+
+`--codeblocks` means pytest-codeblocks' semantics (README.md, "pytest-codeblocks pages"): only its fence
+languages run, and each cont chain in a namespace of its own unless the project (ini `harness_namespace`) or
+the page (front matter `namespace:`) says otherwise. pytest-codeblocks' own collector is switched off, so
+no block is collected twice.
 """
 from __future__ import annotations
 
 import contextlib
 import importlib.util
 import io
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,12 +22,20 @@ import pytest
 
 from harness import incremental, record, report, rewrite
 from harness.checkpoints import PagePlan
-from harness.page import Block, PageError, parse_page
+from harness.markers import CONDITION_GLOBALS
+from harness.page import PYTHON, SHELLS, Block, PageError, parse_page
 from harness.runner import import_specs
 from harness.snippets import Site
 from harness.verdict import Verdict, verify_page
 
 STATE = pytest.StashKey["Harness"]()
+# The fence languages each semantics runs: pytest-codeblocks runs `python` fences only (not `py`), and shells.
+LANGUAGES = {"harness": PYTHON | SHELLS, "codeblocks": frozenset({"python"}) | SHELLS}
+HARNESS_MARKS = {"skip", "skipif", "xfail", "tolerance"}  # marks the harness itself acts on (harness/markers.py)
+# How pytest's outcome words count the harness's verdicts (printed under the summary line).
+PYTEST_WORDS = {"passed": ("verified", "structural", "unchecked"), "xfailed": ("xfailed",),
+                "xpassed": ("xpassed",), "skipped": ("skipped", "not run", "earlier"),
+                "failed": ("failed",)}
 
 
 class Harness:
@@ -105,11 +119,24 @@ class Harness:
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.tally.records or self.tally.errors:
             terminalreporter.write_line(self.tally.summary_line())
+        counts = self.tally.counts()
+        counts["earlier"] = sum(self.tally.counts(earlier=True).values())  # --changed-only: pages not re-run
+        words = [f"{word} = {' + '.join(v for v in verdicts if counts.get(v))} "
+                 f"({sum(counts.get(v, 0) for v in verdicts)})"
+                 for word, verdicts in PYTEST_WORDS.items() if any(counts.get(v) for v in verdicts)]
+        if words:  # pytest says "16 skipped" where the harness says "16 not run": say how the words map
+            terminalreporter.write_line("in pytest's words: " + "; ".join(words))
         for message in self.messages:
             terminalreporter.write_line(message)
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def _codeblocks_plugin_active(pluginmanager) -> bool:
+    """True when pytest-codeblocks' plugin will register (installed, autoloaded, not blocked by -p no:codeblocks)."""
+    return (importlib.util.find_spec("pytest_codeblocks") is not None and not pluginmanager.is_blocked("codeblocks")
+            and not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"))
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager) -> None:
     group = parser.getgroup("harness", "verification of the pages' code blocks")
     group.addoption("--update-outputs", action="store_true",
                     help="rewrite Output blocks that are out of tolerance with what the code prints now")
@@ -121,6 +148,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--changed-only", action="store_true",
                     help="re-verify only pages changed since they last passed; the others keep their earlier "
                           "verdicts ('structural, earlier on DATE (unchanged)')")
+    # pytest-codeblocks' option, served by the harness: with pytest-codeblocks installed and not switched off
+    # (-p no:codeblocks), its plugin adds the option itself and the harness unregisters its collector.
+    if not _codeblocks_plugin_active(pluginmanager):
+        parser.getgroup("general").addoption("--codeblocks", action="store_true",
+                                             help="run Markdown code blocks with pytest-codeblocks' semantics "
+                                                  "(python/sh/bash/zsh fences, one namespace per cont chain)")
+    parser.addini("harness_namespace", "namespace of a page's blocks: page (one namespace, the harness's "
+                  "default) or block (one per cont chain, the default under --codeblocks)", default="")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -130,6 +165,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.dist = "loadfile"
     # A page that cannot be read is a collection error, and the other pages still run.
     config.option.continue_on_collection_errors = True
+    # The harness is the one collector of Markdown: pytest-codeblocks' would collect every page a second time.
+    codeblocks = config.pluginmanager.get_plugin("codeblocks")
+    if codeblocks is not None:
+        config.pluginmanager.unregister(codeblocks)
     config.stash[STATE] = Harness(config)
     config.pluginmanager.register(config.stash[STATE], "harness-session")
 
@@ -162,11 +201,22 @@ class MarkdownPage(pytest.File):
         except PageError as error:
             raise PageUnreadable(error) from None
         names: set[str] = set()
-        for block in self.page.blocks:
+        languages = LANGUAGES["codeblocks" if self.config.option.codeblocks else "harness"]
+        self.blocks = [block for block in self.page.blocks if block.language in languages]
+        for block in self.blocks:
             name = f"line {block.line}"
             name = name if name not in names else f"{name} (block {block.index + 1})"
             names.add(name)
-            yield BlockItem.from_parent(self, name=name, block=block)
+            item = BlockItem.from_parent(self, name=name, block=block)
+            for mark in _item_marks(block, self.page.name):
+                item.add_marker(mark)
+            yield item
+
+    @property
+    def namespace(self) -> str:
+        """"page" or "block": the page's front matter, else the project's ini, else the option's default."""
+        return (self.page.namespace or self.config.getini("harness_namespace")
+                or ("block" if self.config.option.codeblocks else "page"))
 
     def repr_failure(self, excinfo, style=None):
         # The page's own message (page and line), not the harness's traceback.
@@ -196,8 +246,47 @@ class MarkdownPage(pytest.File):
                 return self.verdicts[index]
             self.verdicts = verify_page(self.page, plan, max(selected, default=index), harness.site.repo_root,
                                         self.config.option.update_outputs, self.config.option.block_timeout,
-                                        harness.imports)
+                                        harness.imports, self.namespace, self.blocks, _strict_xfail(self.config))
         return self.verdicts.get(index) or Verdict("not run", "not run: the page stopped before this block")
+
+
+def _item_marks(block: Block, page_name: str) -> list:
+    """The pytest marks of a block's item: its own pytest marks (for -m), and xfail for pytest's outcome words.
+
+    The harness decides skips and the xfail condition itself (harness/markers.py), before the page runs; the
+    item's xfail carries `raises=ExpectedFailure`, so pytest reports xfailed, xpassed or failed from the verdict.
+    """
+    marks = []
+    for text in block.marks:
+        name = text.removeprefix("pytest.mark.").split("(")[0].strip()
+        if name in HARNESS_MARKS:
+            continue
+        try:
+            marks.append(eval(text, {"pytest": pytest, **CONDITION_GLOBALS}))  # noqa: S307  (as pytest-codeblocks)
+        except Exception as error:  # noqa: BLE001
+            raise PageUnreadable(PageError(page_name, block.line, f"{text}: {type(error).__name__}: {error}"))
+    if block.expect_exception and not block.skip_reason:
+        xfail = block.xfail or {}
+        strict = xfail.get("strict")
+        marks.append(pytest.mark.xfail(reason=xfail.get("reason") or "", raises=ExpectedFailure,
+                                       **({} if strict is None else {"strict": strict})))
+    return marks
+
+
+def _strict_xfail(config: pytest.Config) -> bool:
+    """pytest's default for xfail's strict= (ini strict_xfail, alias xfail_strict, else strict)."""
+    for name in ("strict_xfail", "strict"):
+        try:
+            value = config.getini(name)
+        except ValueError:  # an older pytest without this ini option
+            continue
+        if value is not None:
+            return bool(value)
+    return False
+
+
+class ExpectedFailure(Exception):
+    """A block that raised what its xfail expects: pytest's xfail(raises=ExpectedFailure) reports it xfailed."""
 
 
 class PageUnreadable(Exception):
@@ -238,6 +327,8 @@ class BlockItem(pytest.Item):
         if verdict.status in ("skipped", "not run") or verdict.earlier:
             # Reported at the block's page and line, not at this line of the harness.
             raise pytest.skip.Exception(verdict.reason, _use_item_location=True)
+        if self.block.expect_exception and verdict.status in ("xfailed", "verified", "structural", "unchecked"):
+            raise ExpectedFailure(verdict.reason)  # it raised as its xfail expects (and its Output holds)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, BlockFailed):
@@ -254,6 +345,6 @@ def _harness_record(report: pytest.TestReport) -> dict | None:
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     record = _harness_record(report)
-    if report.when == "call" and report.passed and record:
+    if report.when == "call" and report.passed and record and not hasattr(report, "wasxfail"):
         return "passed", ".", (record["status"].upper(), {"green": True})
     return None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 # The verdicts, in the order the summary line gives them.
 VERDICTS = ("verified", "structural", "unchecked", "skipped", "failed", "not run")
+EXPECTED_FAILURES = ("xfailed", "xpassed")  # shown only when a page has such blocks
 PACKAGES = ("torch", "transformers", "huggingface_hub", "tokenizers")
 
 
@@ -38,7 +39,10 @@ class Tally:
         earlier = self.counts(earlier=True)
         if earlier:  # --changed-only: pages not re-run keep their own verdicts, counted apart, never raised
             line += "; earlier, pages unchanged: " + ", ".join(
-                f"{earlier[verdict]} {verdict}" for verdict in VERDICTS if earlier.get(verdict))
+                f"{earlier[verdict]} {verdict}" for verdict in (*VERDICTS, *EXPECTED_FAILURES) if earlier.get(verdict))
+        for status in EXPECTED_FAILURES:  # pytest.mark.xfail blocks (and pytest-codeblocks' expect-exception)
+            if counts.get(status):
+                line += f", {counts[status]} {status}"
         return line + (f"; {len(self.errors)} page(s) could not be read" if self.errors else "")
 
     def write(self, path: Path, repo_root: Path) -> None:

@@ -13,7 +13,6 @@ from harness.page import PageError
 
 # Settings of a repo without mkdocs.yml (a pytester temp dir): the same as the project's own.
 DEFAULT_SNIPPETS: dict[str, Any] = {"base_path": ["."], "check_paths": True}
-TAB_LENGTH = 4  # Python-Markdown's default, used by MkDocs
 
 # (index into the page lines, True when the expanded line is that page line unchanged)
 Origin = tuple[int, bool]
@@ -129,8 +128,9 @@ class Site:
                 out.append(source[i])
                 origins.append((i, True) if i < len(lines) else (max(len(lines) - 1, 0), False))
             i += 1
-        # What Python-Markdown's NormalizeWhitespace does right after snippets: what the reader finally sees.
-        out = ["" if not line.strip(" \t") else line.expandtabs(TAB_LENGTH) for line in out]
+        # Python-Markdown's NormalizeWhitespace would now expand tabs and empty whitespace-only lines; the
+        # harness does not: the code that runs is the code on the page byte for byte (a tab/space mix must
+        # raise TabError, as running the page's code does).
         return out, origins
 
     @staticmethod

@@ -6,17 +6,19 @@ the code with page line numbers, and the comparison or the traceback.
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.compare import compare, tolerance_of
-from harness.page import Block, Page
+from harness.page import SHELLS, Block, Page
 from harness.rewrite import RewriteError, request
 from harness.runner import STDERR_TAIL, STDOUT_LIMIT, BlockCode, BlockRun, PageRun, run_page
 from harness.values import iter_tokens
 
 MAX_CODE_LINES = 40
 STAND_IN_UNREAD = "stand-in checkpoint, but none of its weights was read before the block printed"
+WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass
@@ -33,11 +35,19 @@ class Verdict:
 
 
 def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, timeout: float,
-                imports: list[str]) -> dict[int, Verdict]:
-    """Run the page's blocks up to index `last` in one fresh process; the verdict of each block by index."""
+                imports: list[str], namespace: str = "page", blocks: list[Block] | None = None,
+                strict_xfail: bool = False) -> dict[int, Verdict]:
+    """Run the page's blocks up to index `last` in fresh processes; the verdict of each block by index.
+
+    `namespace` "page": all blocks run in order in one namespace, and a failure stops the page. "block"
+    (pytest-codeblocks' semantics): each cont chain runs in a process and namespace of its own, and a failure
+    stops only its chain. `blocks`: the blocks that run (default all; --codeblocks leaves some languages out).
+    """
     verdicts: dict[int, Verdict] = {}
     runnable: list[Block] = []
-    for block in page.blocks[:last + 1]:
+    for block in (page.blocks if blocks is None else blocks):
+        if block.index > last:
+            continue
         if block.skip_reason:
             verdicts[block.index] = Verdict("skipped", block.skip_reason)
         elif block.importorskip and importlib.util.find_spec(block.importorskip) is None:
@@ -50,41 +60,70 @@ def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, time
         verdicts[runnable[0].index] = failed_before_run(runnable[0], plan.error)
         verdicts.update((b.index, not_run(b, runnable[0])) for b in runnable[1:])
         return verdicts
-    codes = [BlockCode(b.index, b.code, b.code_lines, b.expect_exception) for b in runnable]
-    runs = run_page(PageRun(page.name, page.text, codes, dict(plan.env), str(repo_root)), timeout, imports)
-    failed = None
-    for block, run in zip(runnable, runs):
-        if run.status == "not run":
-            verdicts[block.index] = not_run(block, failed)
-            continue
-        # A stand-in's weights make an output structural only when they were read before the block printed;
-        # None (the child could not tell) keeps it structural: the weaker verdict stands.
-        structural = plan.structural(block.index) and run.printed_after_stand_in is not False
-        verdicts[block.index] = judge(page, block, run, structural, plan.labels, update, timeout)
-        verdicts[block.index].weights = run.weights
-        if plan.structural(block.index) and not structural and verdicts[block.index].status == "verified" \
-                and not verdicts[block.index].reason:
-            verdicts[block.index].reason = STAND_IN_UNREAD
-        failed = block if verdicts[block.index].status == "failed" else failed
+    for group in (chains(page, runnable) if namespace == "block" else [runnable]):
+        codes = [BlockCode(b.index, b.code, b.code_lines, b.expect_exception, (b.xfail or {}).get("raises"),
+                           b.language if b.language in SHELLS else None) for b in group]
+        runs = run_page(PageRun(page.name, page.text, codes, dict(plan.env), str(repo_root)), timeout, imports)
+        failed = None
+        for block, run in zip(group, runs):
+            if run.status == "not run":
+                verdicts[block.index] = not_run(block, failed)
+                continue
+            # A stand-in's weights make an output structural only when they were read before the block printed;
+            # None (the child could not tell) keeps it structural: the weaker verdict stands.
+            structural = plan.structural(block.index) and run.printed_after_stand_in is not False
+            verdicts[block.index] = judge(page, block, run, structural, plan.labels, update, timeout, strict_xfail)
+            verdicts[block.index].weights = run.weights
+            if plan.structural(block.index) and not structural and verdicts[block.index].status == "verified" \
+                    and not verdicts[block.index].reason:
+                verdicts[block.index].reason = STAND_IN_UNREAD
+            failed = block if verdicts[block.index].status == "failed" else failed
     return verdicts
 
 
+def chains(page: Page, blocks: list[Block]) -> list[list[Block]]:
+    """`blocks` grouped by cont chain (a block and the blocks that continue it), in page order."""
+    head: dict[int, int] = {}
+    for block in page.blocks:
+        head[block.index] = head[block.index - 1] if block.continues and block.index else block.index
+    groups: dict[int, list[Block]] = {}
+    for block in blocks:
+        groups.setdefault(head[block.index], []).append(block)
+    return list(groups.values())
+
+
 def judge(page: Page, block: Block, run: BlockRun, structural: bool, labels: frozenset[str],
-          update: bool, timeout: float) -> Verdict:
+          update: bool, timeout: float, strict_xfail: bool = False) -> Verdict:
     """The verdict of `block` given its run; with `update`, an out-of-tolerance output becomes a rewrite."""
     where = block.id
+    xfail = block.xfail or {"reason": "", "raises": None, "strict": None}
     if run.status == "timed out":
         return _failed(block, run, f"timed out after {timeout:g}s at {where}")
     if run.status == "died":
         return _failed(block, run, f"{run.traceback} at {where}", _stderr(run))
     if run.status == "raised":
-        return _failed(block, run, f"block at {where} raised an exception", run.traceback, _stderr(run))
+        headline = f"block at {where} raised an exception"
+        if block.language in SHELLS:
+            headline = f"{block.language} block at {where} failed"
+        elif block.expect_exception and xfail["raises"]:
+            headline += f" other than the expected {xfail['raises']} (pytest.mark.xfail(raises=...))"
+        return _failed(block, run, headline, run.traceback, _stderr(run))
     if run.status == "no exception":
-        return _failed(block, run, f"block at {where} was marked expect-exception but raised none")
+        strict = strict_xfail if xfail["strict"] is None else xfail["strict"]
+        if strict:
+            return _failed(block, run, f"[XPASS(strict)] block at {where} was expected to fail (pytest.mark.xfail"
+                           f"{'' if not xfail['reason'] else ': ' + xfail['reason']}) but passed")
+        return Verdict("xpassed", "expected to fail (pytest.mark.xfail) but passed", duration=run.duration)
+    if block.expect_exception and block.output is None:
+        reason = "failed as expected (pytest.mark.xfail" + (f": {xfail['reason']})" if xfail["reason"] else ")")
+        return Verdict("xfailed", reason, duration=run.duration)
     if block.output is None:
         return Verdict("unchecked", "no Output block", duration=run.duration)
     status = "structural" if structural else "verified"
-    comparison = compare(block.output.text, run.stdout, tolerance_of(block), labels if structural else None)
+    expected, actual = block.output.text, run.stdout
+    if block.output.ignore_whitespace:  # pytest-codeblocks:expected-output-ignore-whitespace
+        expected, actual = WHITESPACE.sub("", expected), WHITESPACE.sub("", actual)
+    comparison = compare(expected, actual, tolerance_of(block), labels if structural else None)
     if comparison.ok:
         return Verdict(status, "stand-in weights: floats not compared" if structural else "", duration=run.duration)
     headline = f"printed output differs from the Output block at {page.name}:{block.output.line}"
@@ -106,7 +145,7 @@ def judge(page: Page, block: Block, run: BlockRun, structural: bool, labels: fro
 
 
 def not_run(block: Block, failed: Block) -> Verdict:
-    """A block after a failed one: its page's state is broken, so it was not run (never a pass)."""
+    """A block after a failed one: its page's (or cont chain's) state is broken, so it was not run (never a pass)."""
     return Verdict("not run", f"not run: block at {failed.id} failed")
 
 

@@ -36,6 +36,8 @@ WORDS = {
     "skipped": "not run here",
     "failed": "did not match",
     "not run": "not run",
+    "xfailed": "failed as expected",
+    "xpassed": "passed, though expected to fail",
 }
 SIGNS = {"verified": "✓", "structural": "≈", "failed": "✗"}
 

@@ -139,7 +139,7 @@ def python_blocks(page_md: Path) -> list[SourceBlock]:
 
     page = parse_page(page_md)
     blocks = []
-    for block in page.blocks:
+    for block in page.python_blocks:
         source = SourceBlock(block.line)
         # The lines between the fences as written; superfences removes the fence's own indentation.
         for line in page.lines[block.line : block.end_line - 1]:
@@ -696,7 +696,7 @@ def page_code(markdown_page: Path) -> list[str]:
     from harness.page import parse_page
     from harness.snippets import Site
 
-    return [block.code for block in parse_page(markdown_page, Site.load(REPO)).blocks]
+    return [block.code for block in parse_page(markdown_page, Site.load(REPO)).python_blocks]
 
 
 def compare_notebook_to_page(notebook, markdown_page: Path) -> list[str]:

@@ -56,7 +56,7 @@ def test_content_page_links_its_course_chapter(page):
 @pytest.mark.parametrize("page", pages_with_code(), ids=lambda p: p.relative_to(REPO).as_posix())
 def test_page_with_code_ends_with_a_verified_try_it(page):
     parsed = parse_page(page, SITE)
-    last = parsed.blocks[-1]
+    last = parsed.python_blocks[-1]
     # The exercise is a `question` admonition titled "Try it: ...", its solution collapsed inside it.
     assert len(last.admonitions) == 2 and last.admonitions[0].startswith("Try it: "), last.admonitions
     assert last.admonitions[1] == "Solution"

@@ -26,7 +26,7 @@ def test_bad_pages_are_collection_errors_naming_page_and_line_and_the_other_page
         print(1)
     """)
     repo.write("docs/unknown_marker.md", """
-        <!-- pytest.mark.xfail -->
+        <!--pytest-codeblocks:frobnicate-->
         ```python
         print(1)
         ```
@@ -34,7 +34,7 @@ def test_bad_pages_are_collection_errors_naming_page_and_line_and_the_other_page
     repo.write("docs/skip_without_reason.md", """
         text
 
-        <!-- pytest.mark.skip -->
+        <!-- pytest.mark.skipif("sys.no_such_attribute", reason="x") -->
         ```python
         print(1)
         ```
@@ -49,18 +49,18 @@ def test_bad_pages_are_collection_errors_naming_page_and_line_and_the_other_page
     assert result.ret == 1
     out = result.stdout.str()
     assert "docs/unterminated.md:3: unterminated ```python fence" in out
-    assert "docs/unknown_marker.md:1: unknown marker pytest.mark.xfail" in out
-    assert "docs/skip_without_reason.md:3: pytest.mark.skip needs a reason" in out
+    assert "docs/unknown_marker.md:1: unknown marker pytest-codeblocks:frobnicate" in out
+    assert "docs/skip_without_reason.md:3: error evaluating 'skipif' condition 'sys.no_such_attribute'" in out
     assert "docs/missing_snippet.md:2:" in out
     assert "blocks: 1 verified" in summary(result)
     assert "4 page(s) could not be read" in summary(result)
     assert "Traceback" not in out  # the page's message, not the harness's internals
 
 
-def test_only_python_blocks_run_and_other_languages_and_outputs_do_not(repo):
+def test_only_python_and_shell_blocks_run_and_other_languages_and_outputs_do_not(repo):
     repo.write("docs/langs.md", """
         ```bash
-        exit 1
+        echo "from $0"
         ```
 
         ```text
@@ -80,8 +80,8 @@ def test_only_python_blocks_run_and_other_languages_and_outputs_do_not(repo):
         ```
     """)
     result = repo.run("docs", "-v")
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["docs/langs.md::line 13 VERIFIED*"])
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["docs/langs.md::line 1 UNCHECKED*", "docs/langs.md::line 13 VERIFIED*"])
 
 
 def test_pages_outside_docs_run_only_when_named(repo):

@@ -32,9 +32,9 @@ def test_notebook_cells_are_the_page_blocks_and_outputs():
         page = parse_page(page_path, SITE)
         notebook = json.loads((DOCS / "notebooks" / page_path.relative_to(DOCS).with_suffix(".ipynb")).read_text())
         code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
-        assert ["".join(c["source"]) for c in code] == [b.code.rstrip("\n") for b in page.blocks]
+        assert ["".join(c["source"]) for c in code] == [b.code.rstrip("\n") for b in page.python_blocks]
         assert [["".join(o["text"]) for o in c["outputs"]] for c in code] == \
-            [[b.output.text] if b.output else [] for b in page.blocks]
+            [[b.output.text] if b.output else [] for b in page.python_blocks]
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ def test_title_and_info():
     assert parse_info("") == ("", None)
 
 
-def test_other_languages_and_nested_fences_do_not_run(repo):
+def test_other_languages_and_nested_fences_do_not_run_but_shells_do(repo):
     page = parse(repo, '''\
         ```bash
         pip install torch
@@ -139,7 +139,7 @@ def test_other_languages_and_nested_fences_do_not_run(repo):
         print(2)
         ```
         ''')
-    assert [b.code for b in page.blocks] == ["print(2)\n"]
+    assert [(b.language, b.code) for b in page.blocks] == [("bash", "pip install torch\n"), ("python", "print(2)\n")]
     assert [f.language for f in page.fences] == ["bash", "markdown", "python"]
 
 
@@ -265,11 +265,14 @@ def test_bom_page(repo):
 @pytest.mark.parametrize("text, expected", [
     ("x\n```python\nprint(1)\n", "docs/page.md:2: unterminated ```python fence opened here"),
     ("```python\nprint(1)\n````\n", "docs/page.md:1: unterminated ```python fence opened here"),
-    ('<!-- pytest.mark.skip -->\n```python\nx\n```\n', "docs/page.md:1: pytest.mark.skip needs a reason"),
-    ('<!-- pytest.mark.skip(reason="") -->\n```python\nx\n```\n', "docs/page.md:1: pytest.mark.skip needs a reason"),
-    ('\n<!--pytest-codeblocks:skip-->\n```python\nx\n```\n', "docs/page.md:2: pytest-codeblocks:skip gives no reason"),
-    ('<!--pytest-codeblocks:skipfile-->\n', "docs/page.md:1: pytest-codeblocks:skipfile gives no reason"),
-    ('<!-- pytest.mark.xfail -->\n```python\nx\n```\n', "docs/page.md:1: unknown marker pytest.mark.xfail"),
+    ('<!-- pytest.mark.skipif(1 < 3) -->\n```python\nx\n```\n', "docs/page.md:1: pytest.mark.skipif: you need to "
+     "specify reason=STRING when using booleans as conditions"),
+    ('<!-- pytest.mark.skipif("sys.nope") -->\n```python\nx\n```\n', "docs/page.md:1: error evaluating 'skipif' "
+     "condition 'sys.nope': AttributeError"),
+    ('<!-- pytest.mark.xfail(run=False) -->\n```python\nx\n```\n', "docs/page.md:1: pytest.mark.xfail: unsupported"),
+    ('\n<!--pytest-codeblocks:cont-->\n```python\nx\n```\n', "docs/page.md:2: pytest-codeblocks:cont but no code"),
+    ('<!--pytest-codeblocks:expected-output-->\n```\nx\n```\n', "docs/page.md:1: pytest-codeblocks:expected-output "
+     "but no code block"),
     ('<!--pytest-codeblocks:frobnicate-->\n```python\nx\n```\n',
      "docs/page.md:1: unknown marker pytest-codeblocks:frobnicate"),
     ('<!-- pytest.mark.skip(reason="x")\n```python\nx\n```\n', "docs/page.md:1: malformed marker comment"),
@@ -279,7 +282,6 @@ def test_bom_page(repo):
     ('<!-- pytest.mark.skip(reason="x") -->\nText.\n```python\nx\n```\n',
      "docs/page.md:1: marker is not directly above a code block"),
     ('a\n\n<!-- pytest.mark.skip(reason="x") -->\n', "docs/page.md:3: marker is not directly above a code block"),
-    ('<!-- pytest.mark.skip(reason="x") -->\n```bash\nls\n```\n', "docs/page.md:1: marker above a bash block"),
     ('```text title="Output"\n1\n```\n', "docs/page.md:1: Output block is not directly under a Python block"),
     ('```python\nx\n```\nSome text.\n```text title="Output"\n1\n```\n',
      "docs/page.md:5: Output block is not directly under a Python block"),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.markers import NO_REASON, skips_without_reason
 from harness.page import parse_page
 from harness.snippets import Site, read_config
 from harness.values import tokenize
@@ -22,7 +23,30 @@ SECTION_MARKER = re.compile(r"^\s*# --8<-- \[(start|end):([\w-]+)\]\s*$")
 def pages_with_code() -> list[Path]:
     """Every page whose blocks run, sorted."""
     return [p for p in sorted(DOCS.rglob("*.md")) if "notebooks" not in p.relative_to(DOCS).parts
-            and parse_page(p, SITE).blocks]
+            and parse_page(p, SITE).python_blocks]
+
+
+# --- Strict pages: every skip says why ----------------------------------------------------------
+
+def unexplained_skips(page) -> list[str]:
+    """`page:line: mark` for each skip of the page that gives no reason (a pytest-codeblocks page may omit it)."""
+    found = [f"{page.name}:{block.line}: {mark}" for block in page.blocks for mark in skips_without_reason(block.marks)]
+    return found + ([f"{page.name}: pytest-codeblocks:skipfile without a reason"] if page.skipfile == NO_REASON else [])
+
+
+def test_unexplained_skip_detector_sees_bare_and_empty_reasons():
+    text = ('<!--pytest.mark.skip-->\n```python\nx\n```\n<!-- pytest-codeblocks:skip -->\n```sh\nls\n```\n'
+            '<!--pytest.mark.skipif(sys.platform == "nope", reason="")-->\n```bash\nls\n```\n'
+            '<!--pytest.mark.skip(reason="needs a GPU")-->\n```python\nx\n```\n<!--pytest-codeblocks:skipfile-->\n')
+    page = parse_page(DOCS / "strict.md", SITE, text=text)
+    assert [entry.split(": ", 1)[0] for entry in unexplained_skips(page)] == [
+        "docs/strict.md:2", "docs/strict.md:6", "docs/strict.md:10", "docs/strict.md"]
+
+
+def test_every_skip_in_the_project_pages_gives_a_reason():
+    pages = [p for p in sorted(DOCS.rglob("*.md")) if "notebooks" not in p.relative_to(DOCS).parts]
+    found = [entry for path in [*pages, REPO / "README.md"] for entry in unexplained_skips(parse_page(path, SITE))]
+    assert found == []
 
 
 # --- The build ----------------------------------------------------------------------------------
@@ -228,7 +252,7 @@ def test_page_shows_all_of_its_snippet_file_in_order(page):
     if not snippet.exists():
         pytest.skip(f"{page.relative_to(REPO)} has no snippet file of its own (not one of this site's pages)")
     sections = snippet_sections(snippet)
-    shown = [block.code for block in parse_page(page, SITE).blocks]
+    shown = [block.code for block in parse_page(page, SITE).python_blocks]
     # Running the snippet file then runs exactly what the page shows, in the page's order.
     assert shown == list(sections.values())
 
