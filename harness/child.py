@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import codecs
+import ctypes
 import importlib
 import io
 import linecache
@@ -16,8 +18,10 @@ import pickle
 import re
 import sys
 import sysconfig
+import tempfile
 import time
 import traceback
+import types
 import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -29,6 +33,7 @@ TRACEBACK_LIMIT = 50_000
 STOPS = ("raised", "timed out", "died")  # after these the page's state is broken: later blocks do not run
 # Where installed modules live: only those are worth preloading for later pages, never a page's own modules.
 INSTALLED = tuple({sysconfig.get_path(key) + os.sep for key in ("stdlib", "platstdlib", "purelib", "platlib")})
+HARNESS_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # the harness's files: in the fingerprint already
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class BlockCode:
     expect_exception: bool = False  # pytest.mark.xfail (or an alias): raising is this block's success
     raises: str | None = None  # xfail(raises=...): the source of the expected exception type(s), else any
     shell: str | None = None  # "sh", "bash" or "zsh": a shell block (harness/shell.py), else Python
+    # For each code line from an included snippet, (snippet file relative to the repo, its line); else None.
+    sources: Sequence[tuple[str, int] | None] = ()
 
 
 @dataclass
@@ -62,6 +69,9 @@ class BlockRun:
     # stand-in's weights were read (None: cannot tell, so its weight-dependent figures are not trusted).
     weights: tuple[dict, ...] = ()
     printed_after_stand_in: bool | None = None
+    # Files of the repo the page's process had imported by the end of this block (repo-relative, the harness's
+    # own excepted): what --changed-only must hash besides the page.
+    repo_files: tuple[str, ...] = ()
 
 
 @dataclass
@@ -73,42 +83,159 @@ class PageRun:
     blocks: list[BlockCode]
     env: dict[str, str] = field(default_factory=dict)
     cwd: str = "."
+    main_file: str = ""  # the page's __main__.__file__ (its snippet file, or the page), relative to cwd
 
 
-class BoundedText(io.TextIOBase):
-    """A stdout that keeps the first `limit` characters and counts the rest."""
+class StdoutCapture:
+    """Everything the page's process writes to stdout, block by block, as pytest's capfd captures it.
+
+    fd 1 points at an unlinked temporary file, so print, sys.stdout kept by a logging handler, os.write(1, ...),
+    C extensions and child processes that inherit stdout all land there, in the order they wrote. `start`
+    empties it before a block; `take` flushes Python's and C's buffers and reads the block's text.
+
+    sys.stdout is one stream for the whole page (a handler an earlier block made writes into the block that
+    is running), line-buffered over fd 1 as python's stdout is on a terminal: a print costs what it costs
+    there. The runner stops a page whose block writes more than runner.STDOUT_FILE_LIMIT bytes.
+    """
+
+    CHUNK = 1 << 20  # bytes read at a time
 
     def __init__(self, limit: int = STDOUT_LIMIT):
-        self.limit, self.parts, self.kept, self.dropped = limit, [], 0, 0
+        self.limit = limit
+        self.file = tempfile.TemporaryFile()  # freed by the kernel when the process ends, however it ends
+        self.fd = self.file.fileno()
+        # O_APPEND: after `start` truncates the file, every writer (the page's children too) writes from its start.
+        import fcntl  # noqa: PLC0415  (POSIX only, as the runner's fork server is)
 
-    def write(self, text: str) -> int:
-        room = self.limit - self.kept
-        self.parts.append(text[:room]) if room > 0 else None
-        self.kept += min(len(text), max(room, 0))
-        self.dropped += max(len(text) - max(room, 0), 0)
-        return len(text)
+        fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) | os.O_APPEND)
+        os.dup2(self.fd, 1)
+        _libc_line_buffered()
+        # The encoding `python` chose for its stdout at start (locale, PYTHONIOENCODING, UTF-8 mode).
+        original = sys.__stdout__
+        self.encoding = getattr(original, "encoding", None) or "utf-8"
+        self.stream = io.TextIOWrapper(open(1, "wb", closefd=False), encoding=self.encoding,
+                                       errors=getattr(original, "errors", None) or "surrogateescape",
+                                       line_buffering=True)
 
-    def writable(self) -> bool:
-        return True
+    def start(self) -> None:
+        """Begin a block: what earlier blocks wrote is gone."""
+        self.flush()
+        os.ftruncate(self.fd, 0)
 
-    @property
-    def encoding(self) -> str:
-        return "utf-8"
+    def flush(self) -> None:
+        """Push what Python and C still buffer to fd 1, so it counts for the block that wrote it."""
+        for stream in {id(sys.stdout): sys.stdout, id(self.stream): self.stream}.values():
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001  (a page may close or replace sys.stdout: its business)
+                pass
+        _libc_fflush()
 
-    def getvalue(self) -> str:
-        return "".join(self.parts)
+    def take(self) -> tuple[str, int]:
+        """The block's stdout: its first `limit` characters, and how many more it wrote (not kept)."""
+        self.flush()
+        decoder = codecs.getincrementaldecoder(self.encoding)("surrogateescape")
+        size, offset, parts, kept, dropped = os.fstat(self.fd).st_size, 0, [], 0, 0
+        while True:  # up to the size now: a child process still writing must not keep the read going
+            chunk = os.pread(self.fd, min(self.CHUNK, size - offset), offset) if offset < size else b""
+            offset += len(chunk)
+            text = decoder.decode(chunk, final=not chunk)
+            room = max(self.limit - kept, 0)
+            parts.append(text[:room])
+            kept, dropped = kept + min(len(text), room), dropped + max(len(text) - room, 0)
+            if not chunk:
+                break
+        return "".join(parts), dropped
+
+
+def _libc_line_buffered() -> None:
+    """C's stdout line-buffered, as on a terminal: an extension's printf lands between the Python lines around it."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.setvbuf(ctypes.c_void_p.in_dll(libc, "stdout"), None, 1, 0)  # 1: _IOLBF
+    except (OSError, ValueError, AttributeError):  # no C library to ask: block end still flushes it
+        pass
+
+
+_fflush = None
+
+
+def _libc_fflush() -> None:
+    """fflush(NULL): C's stdio buffers (printf in an extension) reach fd 1 now, not at exit."""
+    global _fflush
+    try:
+        if _fflush is None:
+            _fflush = ctypes.CDLL(None).fflush
+        _fflush(None)
+    except (OSError, AttributeError):  # no C library to ask: nothing of C's to flush either
+        pass
+
+
+_capture: StdoutCapture | None = None  # the page process's stdout, set up by _isolate
+
+
+def main_namespace(page: PageRun) -> dict:
+    """A fresh module `__main__` whose globals are the page's namespace, as `python snippet.py` makes it.
+
+    Classes and functions the page defines then live in `sys.modules["__main__"]`, where pickle, dataclasses,
+    torch.save and multiprocessing look them up. The fork server's own main (multiprocessing's `__mp_main__`)
+    stays registered under that name: only `__main__` changes.
+    """
+    module = types.ModuleType("__main__")
+    module.__file__ = os.path.abspath(page.main_file or page.filename)  # absolute, as `python x.py` sets it
+    module.__builtins__ = builtins
+    module.__cached__ = None
+    sys.modules["__main__"] = module
+    # The process as python's main one, for the page's own multiprocessing: not a daemon (which may not have
+    # children), and the platform's default start method (the runner's start forced its own).
+    import multiprocessing  # noqa: PLC0415
+
+    multiprocessing.current_process().daemon = False  # this process's copy: the runner still kills it at will
+    multiprocessing.set_start_method(None, force=True)
+    return module.__dict__
+
+
+def code_origin(block: BlockCode, filename: str) -> tuple[str, Sequence[int]]:
+    """The file and lines to compile a block with: its snippet file's when all its code comes from one, else the page's.
+
+    Tracebacks, warnings and inspect then show the line a reader finds in that file (an included line's page
+    line is its include line, the same for all of them).
+    """
+    code_lines = block.code.split("\n")
+    sources = list(block.sources) + [None] * (len(block.lines) - len(block.sources))
+    files = {source[0] if source else None for source, text in zip(sources, code_lines) if text.strip()}
+    if len(files) != 1 or None in files:
+        return filename, block.lines
+    lines, last = [], 0
+    for source in sources:  # blank page lines between included ones take the line above
+        last = source[1] if source else last
+        lines.append(last or 1)
+    return files.pop(), lines
 
 
 def compile_block(block: BlockCode, filename: str):
-    """Compile a block so its code objects and errors carry page lines, not block lines."""
+    """Compile a block so its code objects and errors carry page (or snippet file) lines, not block lines."""
+    filename, lines = code_origin(block, filename)
+
     def page_line(line: int | None) -> int | None:
-        return block.lines[min(line, len(block.lines)) - 1] if line and block.lines else line
+        return lines[min(line, len(lines)) - 1] if line and lines else line
 
     try:
         tree = ast.parse(block.code, filename)
     except SyntaxError as err:
-        err.filename, err.lineno = filename, page_line(err.lineno)
-        err.end_lineno = page_line(err.end_lineno) if err.end_lineno else None
+        # The compiler fills `text` (and measures `offset` in it) by reading `filename` at the block's own line
+        # number: the page's line there is another line. Parsed under a name that is no file, they are the block's.
+        try:
+            ast.parse(block.code, "<block>")
+        except SyntaxError as clean:
+            err.text, err.offset, err.end_offset = clean.text, clean.offset, clean.end_offset
+        at = err.lineno if err.lineno and err.lineno <= block.code.count("\n") + 1 else None
+        source = block.sources[at - 1] if at and at <= len(block.sources) else None
+        if source:  # an included line, even in a block that mixes page lines and includes: its file and line
+            err.filename, err.lineno, err.end_lineno = source[0], source[1], None
+        else:
+            err.filename, err.lineno = filename, page_line(err.lineno)
+            err.end_lineno = page_line(err.end_lineno) if err.end_lineno else None
         raise
     for node in ast.walk(tree):
         if "lineno" in node._attributes:
@@ -191,6 +318,7 @@ def run_child(inbox, sender, spare: bool = False) -> None:
         os.setpgid(0, 0)  # its own process group, so a timeout kills what the page started, too
         if spare:  # forked ahead, while another page runs: time spent here is not the run's
             warm_torch()
+            _repo_files("")  # the preloaded modules' files, looked at once, not after the page's first block
         try:
             kind, payload = inbox.recv()
             while kind == "warm":
@@ -200,7 +328,9 @@ def run_child(inbox, sender, spare: bool = False) -> None:
             return
         page, log_path = payload
         _isolate(page, log_path)
-        namespace = {"__name__": "__main__", "__builtins__": builtins}
+        _included.update(((source[0], source[1]), line) for block in page.blocks
+                         for line, source in zip(block.lines, block.sources) if source)
+        namespace = main_namespace(page)
         for block in page.blocks:
             run = _run_shell(block) if block.shell else _run_block(block, page.filename, namespace)
             sys.stderr.flush()
@@ -218,11 +348,12 @@ def _isolate(page: PageRun, log_path: str) -> None:
     log = os.open(log_path, os.O_WRONLY | os.O_APPEND)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
-    os.dup2(log, 1)  # C-level prints are not the block's output: keep them for failure reports
-    os.dup2(log, 2)
+    os.dup2(log, 2)  # stderr is not output: kept for failure reports
+    global _capture
+    _capture = StdoutCapture()  # fd 1
     sys.stdin = open(os.devnull)
     sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
-    sys.__stdout__ = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+    sys.stdout = sys.__stdout__ = _capture.stream
 
     def show(message, category, filename, lineno, file=None, line=None):
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
@@ -238,24 +369,52 @@ def _isolate(page: PageRun, log_path: str) -> None:
 
 def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     """Run one block in `namespace` with stdout captured; any exception, SystemExit included, is its result."""
-    out = BoundedText()
-    sys.stdout = tap = weights_use.block_start(out)
     modules, patterns = set(sys.modules), set(_regex_cache())
+    _capture.start()
+    watch = weights_use.block_start(_written)
     start = time.perf_counter()
     try:
         exec(compile_block(block, filename), namespace)
         status, text = ("no exception" if block.expect_exception else "ok"), ""
     except BaseException as err:  # SystemExit and KeyboardInterrupt end this block, not the harness
-        status, text = ("ok" if _expected(block, err, namespace) else "raised"), _format(err, filename)
-    finally:
-        sys.stdout = sys.__stdout__
+        status, text = ("ok" if _expected(block, err, namespace) else "raised"), _format(err, filename, block)
+    stdout, dropped = _capture.take()
     duration = time.perf_counter() - start
-    weights, printed_after_stand_in = weights_use.block_end(tap)
+    weights, printed_after_stand_in = weights_use.block_end(watch, _written())
     imported = tuple(name for name in sys.modules.keys() - modules if _installed(sys.modules.get(name)))
     compiled = tuple((key[1], key[2]) for key in _regex_cache() if key not in patterns)
-    return BlockRun(block.index, status, out.getvalue(), out.dropped, text[-TRACEBACK_LIMIT:], duration,
-                    imported=imported, compiled=compiled, weights=weights,
+    return BlockRun(block.index, status, stdout, dropped, text[-TRACEBACK_LIMIT:], duration,
+                    imported=imported, compiled=compiled, repo_files=_repo_files(), weights=weights,
                     printed_after_stand_in=printed_after_stand_in)
+
+
+_repo_modules: dict[str, str | None] = {}  # module name → its repo-relative file, or None: scanned once each
+
+
+def _repo_files(root: str | None = None) -> tuple[str, ...]:
+    """The repo's files among the modules the process has imported (`root`: the repo, by default the working
+    directory, which is the page's repo root). With root "" it only notes the modules of the installation."""
+    root = os.getcwd() + os.sep if root is None else root
+    # Not the page's imports: the harness, the Python installation (a venv may live in the repo), the page's
+    # own __main__ (its code is the page's) and multiprocessing's __mp_main__ (the pytest script).
+    outside = (*INSTALLED, HARNESS_DIR, sys.prefix + os.sep, sys.exec_prefix + os.sep)
+    for name in sys.modules.keys() - _repo_modules.keys():
+        try:  # the module's own __file__: getattr could run a lazy module's __getattr__ and import things
+            path = vars(sys.modules[name]).get("__file__")
+        except (KeyError, TypeError):
+            path = None
+        if not root and not (isinstance(path, str) and path.startswith(outside)):
+            continue  # before the page's root is known only the installation's modules are settled
+        inside = (isinstance(path, str) and path.startswith(root) and not path.startswith(outside)
+                  and name not in ("__main__", "__mp_main__"))
+        _repo_modules[name] = os.path.relpath(path, root).replace(os.sep, "/") if inside else None
+    return tuple(sorted({path for path in _repo_modules.values() if path}))
+
+
+def _written() -> int:
+    """Bytes the running block has written to stdout so far (weights_use.py compares it with a stand-in's read)."""
+    _capture.flush()
+    return os.fstat(_capture.fd).st_size
 
 
 def _expected(block: BlockCode, err: BaseException, namespace: dict) -> bool:
@@ -302,11 +461,30 @@ def _installed(module) -> bool:
     return (getattr(module, "__file__", None) or "").startswith(INSTALLED)
 
 
-def _format(err: BaseException, filename: str) -> str:
-    """The traceback from the page's first frame on: what the reader would see running the code."""
+def _format(err: BaseException, filename: str, block: BlockCode | None = None) -> str:
+    """The traceback from the page's first frame on: what the reader would see running the code.
+
+    Code from a snippet file runs as that file (its frames say so, as under `python snippet.py`); here each of
+    its frames is told at the page's line that includes it, with the file and line it comes from.
+    """
+    code_file = code_origin(block, filename)[0] if block is not None else filename
     tb = err.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+    while tb is not None and tb.tb_frame.f_code.co_filename not in (filename, code_file):
         tb = tb.tb_next
     if tb is None:  # a SyntaxError: raised while compiling, before any page frame
-        return "".join(traceback.format_exception_only(type(err), err))
-    return "".join(traceback.format_exception(type(err), err, tb))
+        text = "".join(traceback.format_exception_only(type(err), err))
+    else:
+        text = "".join(traceback.format_exception(type(err), err, tb))
+
+    def at_page(frame: re.Match) -> str:
+        page_line = _included.get((frame["file"], int(frame["line"])))
+        if page_line is None:
+            return frame[0]
+        return (f'  File "{filename}", line {page_line}{frame["rest"]} '
+                f'(included from {frame["file"]}, line {frame["line"]})')
+
+    return FRAME_LINE.sub(at_page, text) if _included else text
+
+
+FRAME_LINE = re.compile(r'^  File "(?P<file>[^"\n]+)", line (?P<line>\d+)(?P<rest>.*)$', re.MULTILINE)
+_included: dict[tuple[str, int], int] = {}  # (snippet file, its line) → the page line that includes it

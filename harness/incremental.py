@@ -1,8 +1,10 @@
 """Incremental verification (`--changed-only`): which pages are unchanged since they last passed.
 
 A page's fingerprint covers everything its verdict depends on: its blocks' expanded code, documented
-outputs, skip reasons and tolerances, the versions of the stack, the checkpoints it resolves to and
-the harness's own source. The record of passed pages lives in pytest's cache directory.
+outputs, skip reasons and tolerances, the versions of the stack, the checkpoints it resolves to, the
+harness's own source, and the repo's modules the page's process imported (which only a run can tell: the
+record keeps their list from the run that passed, and a check hashes those files as they are now).
+The record of passed pages lives in pytest's cache directory.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-# pytest's cache key; the value is {"format": FORMAT, "pages": {page_key: {"fingerprint", "verified_at",
+# pytest's cache key; the value is {"format": FORMAT, "pages": {page_key: {"fingerprint", "verified_at", "imports",
 # "verdicts"}}}, "verdicts" holding each block's verdict by block index ("0", "1", ...).
 CACHE_KEY = "harness/verified-pages"
 FORMAT = 2  # 1 kept no verdicts: such a record is read as empty (a full run), never as "verified"
@@ -45,8 +47,21 @@ def harness_digest(directory: Path = HARNESS_DIR) -> str:
     return digest.hexdigest()[:16]
 
 
-def page_fingerprint(page: Any, plan: Any, versions: Mapping[str, str]) -> str:
-    """sha256 over what decides the page's verdict: blocks, outputs, markers, versions, checkpoint uses."""
+def imports_digest(root: Path, files: Iterable[str]) -> dict[str, str]:
+    """sha256 (16 hex digits) of each repo-relative file, "missing" for one that is gone."""
+    digests = {}
+    for name in sorted(set(files)):
+        try:
+            digests[name] = hashlib.sha256((Path(root) / name).read_bytes()).hexdigest()[:16]
+        except OSError:
+            digests[name] = "missing"
+    return digests
+
+
+def page_fingerprint(page: Any, plan: Any, versions: Mapping[str, str],
+                     imports: Mapping[str, str] | None = None) -> str:
+    """sha256 over what decides the page's verdict: blocks, outputs, markers, versions, checkpoint uses, and the
+    digests of the repo modules it imports (`imports_digest`)."""
     blocks = []
     for index, block in enumerate(page.blocks):
         output = block.output.text if block.output is not None else None
@@ -66,6 +81,7 @@ def page_fingerprint(page: Any, plan: Any, versions: Mapping[str, str]) -> str:
         "tolerance": _plain((page.front_matter or {}).get("tolerance")),
         "versions": dict(sorted(versions.items())),
         "plan_error": getattr(plan, "error", None),
+        "imports": dict(sorted((imports or {}).items())),
     }
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=repr).encode()).hexdigest()
 
@@ -89,7 +105,7 @@ def skip_reason(verdict: str, when: str) -> str:
 class VerifiedRecord:
     """Pages that passed, by page key: their fingerprint then, when, and each block's verdict; a damaged record is empty."""
 
-    def __init__(self, cache: Any, pages: dict[str, dict] | None = None):
+    def __init__(self, cache: Any, pages: dict[str, dict[str, Any]] | None = None):
         self.cache = cache
         self.pages = pages if pages is not None else {}
 
@@ -97,15 +113,21 @@ class VerifiedRecord:
     def load(cls, cache: Any) -> "VerifiedRecord":
         """Read the record from pytest's cache; anything missing, stale or malformed yields an empty one."""
         raw = cache.get(CACHE_KEY, None) if cache is not None else None
-        pages: dict[str, dict] = {}
+        pages: dict[str, dict[str, Any]] = {}
         if isinstance(raw, dict) and raw.get("format") == FORMAT and isinstance(raw.get("pages"), dict):
             for key, entry in raw["pages"].items():
                 if (isinstance(entry, dict) and isinstance(entry.get("fingerprint"), str)
                         and isinstance(entry.get("verified_at"), str) and isinstance(entry.get("verdicts"), dict)
                         and all(isinstance(v, str) and v in PASSING for v in entry["verdicts"].values())):
+                    imports = entry.get("imports", [])
+                    imports = [name for name in imports if isinstance(name, str)] if isinstance(imports, list) else []
                     pages[key] = {"fingerprint": entry["fingerprint"], "verified_at": entry["verified_at"],
-                                  "verdicts": dict(entry["verdicts"])}
+                                  "imports": imports, "verdicts": dict(entry["verdicts"])}
         return cls(cache, pages)
+
+    def imports(self, page_key: str) -> list[str]:
+        """The repo files the page imported when it last passed ([] if it never did)."""
+        return list(self.pages.get(page_key, {}).get("imports", []))
 
     def verified_at(self, page_key: str, fingerprint: str) -> str | None:
         """When the page last passed with exactly this fingerprint, else None."""
@@ -119,9 +141,11 @@ class VerifiedRecord:
             return None
         return {int(index): verdict for index, verdict in entry["verdicts"].items() if index.isdigit()}
 
-    def record(self, page_key: str, fingerprint: str, when: str, verdicts: Mapping[int, str] | None = None) -> None:
-        """Remember that the page passed with this fingerprint at `when`, with each block's verdict by index."""
-        self.pages[page_key] = {"fingerprint": fingerprint, "verified_at": when,
+    def record(self, page_key: str, fingerprint: str, when: str, imports: Iterable[str] = (),
+               verdicts: Mapping[int, str] | None = None) -> None:
+        """Remember that the page passed with this fingerprint at `when`, having imported these repo files, with
+        each block's verdict by index."""
+        self.pages[page_key] = {"fingerprint": fingerprint, "verified_at": when, "imports": sorted(imports),
                                 "verdicts": {str(index): verdict for index, verdict in sorted((verdicts or {}).items())}}
 
     def forget(self, page_key: str) -> None:
@@ -152,8 +176,9 @@ class Incremental:
 
     PROPERTY = "harness-page"  # user property carrying a page's fingerprint from worker to controller
 
-    def __init__(self, config: Any):
+    def __init__(self, config: Any, repo_root: Path | None = None):
         self.config = config
+        self.repo_root = Path(repo_root if repo_root is not None else config.rootpath)
         self.enabled = bool(getattr(config.option, "changed_only", False))
         self.versions = stack_versions()
         self._record: VerifiedRecord | None = None
@@ -168,9 +193,10 @@ class Incremental:
         return self._record
 
     def check(self, page: Any, plan: Any) -> tuple[str, tuple[str, dict[int, str]] | None]:
-        """The page's fingerprint, and (when, verdict by block index) of its earlier run if --changed-only may
-        skip it: only when the record holds a verdict for every block of the page."""
-        fingerprint = page_fingerprint(page, plan, self.versions)
+        """The page's fingerprint (with the repo modules it imported when it last passed, as they are now), and
+        (when, verdict by block index) of its earlier run if --changed-only may skip it: only when the record
+        holds a verdict for every block of the page."""
+        fingerprint = self.fingerprint(page, plan, self.record.imports(page.name) if self.enabled else [])
         if not self.enabled:
             return fingerprint, None
         when, verdicts = self.record.verified_at(page.name, fingerprint), self.record.verdicts(page.name, fingerprint)
@@ -178,10 +204,14 @@ class Incremental:
             return fingerprint, None
         return fingerprint, (when, verdicts)
 
-    def page_property(self, page: Any, fingerprint: str, index: int = 0) -> tuple[str, dict]:
+    def fingerprint(self, page: Any, plan: Any, imports: Iterable[str]) -> str:
+        """The page's fingerprint with these repo files (repo-relative) as the modules it imports."""
+        return page_fingerprint(page, plan, self.versions, imports_digest(self.repo_root, imports))
+
+    def page_property(self, page: Any, fingerprint: str, imports: Iterable[str] = (), index: int = 0) -> tuple[str, dict]:
         """What block `index`'s report carries so the controller can record the page."""
         return self.PROPERTY, {"page": page.name, "fingerprint": fingerprint, "blocks": len(page.blocks),
-                               "index": index}
+                               "imports": sorted(imports), "index": index}
 
     def observe(self, user_properties: Iterable[tuple[str, Any]]) -> None:
         """Note one block's verdict (from its test report's user properties)."""
@@ -204,7 +234,7 @@ class Incremental:
             if seen["earlier"]:
                 continue  # not run this time: its earlier record stands as it was
             if len(statuses) == seen["blocks"] and page_passed(statuses):
-                self.record.record(key, seen["fingerprint"], when, seen["verdicts"])
+                self.record.record(key, seen["fingerprint"], when, seen.get("imports", []), seen["verdicts"])
             elif not page_passed(statuses):
                 self.record.forget(key)
             # A page only partly selected (-k, node ids) proves nothing about its other blocks: left as it was.

@@ -95,6 +95,8 @@ class Block:
     xfail: dict[str, Any] | None = None  # {"reason", "raises" (source text or None), "strict" (None: pytest's ini)}
     marks: list[str] = field(default_factory=list)  # pytest mark expressions above it, as pytest-codeblocks has them
     continues: bool = False  # pytest-codeblocks:cont: continues the previous block (one chain, one namespace)
+    # For each code line from an included snippet: (snippet file relative to the repo, its line); else None.
+    code_sources: list[tuple[str, int] | None] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -202,17 +204,20 @@ def parse_page(path: Path, site: Site | None = None, text: str | None = None) ->
             raise PageError(name, 1, f"front matter: namespace must be page or block, got "
                             f"{front_matter['namespace']!r}")
         page.namespace = front_matter["namespace"]
-    expanded, origins = site.expand(parse_lines[body:], name, first_line=body + 1)
+    sources: list[tuple[str, int] | None] = []
+    expanded, origins = site.expand(parse_lines[body:], name, first_line=body + 1, sources=sources)
     origins = [(body + index, verbatim) for index, verbatim in origins]
-    _Scanner(page, expanded, origins).run()
+    _Scanner(page, expanded, origins, sources).run()
     return page
 
 
 class _Scanner:
     """One pass over the expanded lines: fences, the markers above them, Output pairing and cont chains."""
 
-    def __init__(self, page: Page, lines: list[str], origins: list[tuple[int, bool]]):
+    def __init__(self, page: Page, lines: list[str], origins: list[tuple[int, bool]],
+                 sources: list[tuple[str, int] | None] | None = None):
         self.page, self.lines, self.origins = page, lines, origins
+        self.sources = sources or [None] * len(lines)
         self.markers: list[tuple[int, dict[str, Any]]] = []  # (page line, meaning) waiting for their fence
         self.last: Block | None = None  # the block an Output block (title="Output") may still attach to
         # The block of the latest fence, for an explicit expected-output (prose may come between, as in
@@ -322,6 +327,7 @@ class _Scanner:
                 meaning.get("expect_exception", False), self.page.name, len(self.page.blocks),
                 tuple(title for _, title in self.admonitions if title), meaning.get("xfail"), meaning["marks"],
                 continues)
+            self.last.code_sources = self.sources[start + 1:end]
             self.page.blocks.append(self.last)
         else:  # a fence that does not run; markers above it are consumed, as pytest-codeblocks does
             self.previous = self.last = None

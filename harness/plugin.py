@@ -45,7 +45,7 @@ class Harness:
         self.config = config
         self.site = Site.load(config.rootpath)
         self.tally = report.Tally()
-        self.incremental = incremental.Incremental(config)
+        self.incremental = incremental.Incremental(config, self.site.repo_root)
         self.rewrites: list[rewrite.Rewrite] = []
         self.imports: list[str] = []
         self.messages: list[str] = []
@@ -72,7 +72,7 @@ class Harness:
     def pytest_collection_modifyitems(self, items: list) -> None:
         # The fork server pre-imports what any page imports: torch and transformers load once per process.
         pages = {item.parent for item in items if isinstance(item, BlockItem)}
-        self.imports = import_specs(b.code for page in pages for b in page.page.blocks)
+        self.imports = import_specs((b.code for page in pages for b in page.page.blocks), self.site.repo_root)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         # A page that cannot be read is a collection error; on xdist the controller sees the workers' reports.
@@ -90,6 +90,8 @@ class Harness:
         if record is None or report.when != "call":
             return
         self.tally.add(record)
+        if record.get("changes_between_runs"):
+            self.messages.append(f"output changes between runs: {record['page']}:{record['line']}")
         self.incremental.observe(report.user_properties)
         self.rewrites += [rewrite.Rewrite(**value) for key, value in report.user_properties
                           if key == "harness-rewrite"]
@@ -148,6 +150,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager) -> None:
     group.addoption("--changed-only", action="store_true",
                     help="re-verify only pages changed since they last passed; the others keep their earlier "
                           "verdicts ('structural, earlier on DATE (unchanged)')")
+    group.addoption("--repeat", type=int, default=1, metavar="N",
+                    help="run each page N times (the later runs each in a new interpreter) and name the blocks "
+                         "whose output changes between runs; every run's output is compared")
     # pytest-codeblocks' option, served by the harness: with pytest-codeblocks installed and not switched off
     # (-p no:codeblocks), its plugin adds the option itself and the harness unregisters its collector.
     if not _codeblocks_plugin_active(pluginmanager):
@@ -165,6 +170,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.dist = "loadfile"
     # A page that cannot be read is a collection error, and the other pages still run.
     config.option.continue_on_collection_errors = True
+    if getattr(config.option, "repeat", 1) < 1:
+        raise pytest.UsageError(f"--repeat must be 1 or more, not {config.option.repeat}")
     # The harness is the one collector of Markdown: pytest-codeblocks' would collect every page a second time.
     codeblocks = config.pluginmanager.get_plugin("codeblocks")
     if codeblocks is not None:
@@ -193,6 +200,7 @@ class MarkdownPage(pytest.File):
     page = None
     lock = None
     verdicts: dict[int, Verdict] | None = None
+    imports: list[str] = []  # the repo's modules the page's process imported (for --changed-only)
 
     def collect(self):
         harness = self.config.stash[STATE]
@@ -246,7 +254,11 @@ class MarkdownPage(pytest.File):
                 return self.verdicts[index]
             self.verdicts = verify_page(self.page, plan, max(selected, default=index), harness.site.repo_root,
                                         self.config.option.update_outputs, self.config.option.block_timeout,
-                                        harness.imports, self.namespace, self.blocks, _strict_xfail(self.config))
+                                        harness.imports, self.namespace, self.blocks, _strict_xfail(self.config),
+                                        self.config.option.repeat)
+            # What the page imported from the repo is known now: its fingerprint hashes those files too.
+            self.imports = sorted({name for verdict in self.verdicts.values() for name in verdict.repo_files})
+            self.fingerprint = harness.incremental.fingerprint(self.page, plan, self.imports)
         return self.verdicts.get(index) or Verdict("not run", "not run: the page stopped before this block")
 
 
@@ -317,9 +329,10 @@ class BlockItem(pytest.Item):
             "status": verdict.status, "reason": verdict.reason, "duration": round(verdict.duration, 4),
             "checkpoints": record.checkpoints(uses, verdict.weights, self.parent.lock, self.config.rootpath),
             **({"earlier": verdict.earlier} if verdict.earlier else {}),
+            **({"changes_between_runs": verdict.changes} if verdict.changes is not None else {}),
         }))
         self.user_properties.append(self.config.stash[STATE].incremental.page_property(
-            self.parent.page, self.parent.fingerprint, self.block.index))
+            self.parent.page, self.parent.fingerprint, self.parent.imports, self.block.index))
         if verdict.rewrite:
             self.user_properties.append(("harness-rewrite", verdict.rewrite))
         if verdict.status == "failed":

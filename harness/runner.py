@@ -20,9 +20,11 @@ import pickle
 import signal
 import sys
 import tempfile
+import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Iterable
 
 # The data that crosses into the page's process and back, re-exported: callers need not know the split.
@@ -30,10 +32,19 @@ from harness.child import STDOUT_LIMIT, STOPS, BlockCode, BlockRun, PageRun, run
 
 STDERR_TAIL = 4_000
 MESSAGE_LIMIT = 16_000_000  # bytes: a message above this is a broken child, not a result
+# bytes a block may write to stdout (the child keeps STDOUT_LIMIT characters of it): beyond, its page is
+# stopped, since such an output is never verified and its capture file must not fill the disk.
+STDOUT_FILE_LIMIT = 100_000_000
+WATCH_INTERVAL = 1.0  # seconds between looks at the size of a running block's stdout
 
 
-def import_specs(codes: Iterable[str]) -> list[str]:
-    """The top-level imports of `codes` as "module" or "module:name,name", for the fork server to preload."""
+def import_specs(codes: Iterable[str], repo_root: Path | None = None) -> list[str]:
+    """The top-level imports of `codes` as "module" or "module:name,name", for the fork server to preload.
+
+    Modules of the repo (a top-level name that is a file or folder in `repo_root`) are left out: each page's
+    process imports them itself, so what it holds of the repo is what its own code imported (--changed-only
+    hashes exactly those), and an edit made during the session is seen.
+    """
     specs: dict[str, set[str]] = {}
     for code in codes:
         try:
@@ -46,6 +57,10 @@ def import_specs(codes: Iterable[str]) -> list[str]:
                     specs.setdefault(alias.name, set())
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 specs.setdefault(node.module, set()).update(a.name for a in node.names if a.name != "*")
+    if repo_root is not None:
+        root = Path(repo_root)
+        specs = {module: names for module, names in specs.items()
+                 if not any((root / (module.partition(".")[0] + suffix)).exists() for suffix in ("", ".py"))}
     return [f"{module}:{','.join(sorted(names))}" if names else module for module, names in sorted(specs.items())]
 
 
@@ -99,16 +114,21 @@ PATTERN_LIMIT = 512  # re's own cache keeps this many
 
 def _fork_child(spare: bool = False) -> _Child:
     """Fork a process that waits for a page, and have it warm what earlier pages loaded (a spare warms torch too)."""
-    ctx = multiprocessing.get_context("forkserver")
+    child = _start_child("forkserver", spare)
+    _warm(child, list(_modules), list(_patterns)[-PATTERN_LIMIT:])
+    return child
+
+
+def _start_child(method: str, spare: bool = False) -> _Child:
+    """Start a process (multiprocessing start `method`) that waits for its page."""
+    ctx = multiprocessing.get_context(method)
     page_receiver, inbox = ctx.Pipe(duplex=False)
     results, result_sender = ctx.Pipe(duplex=False)
     process = ctx.Process(target=run_child, args=(page_receiver, result_sender, spare), daemon=True)
     process.start()
     page_receiver.close()
     result_sender.close()
-    child = _Child(process, inbox, results)
-    _warm(child, list(_modules), list(_patterns)[-PATTERN_LIMIT:])
-    return child
+    return _Child(process, inbox, results)
 
 
 def _learn(runs: list[BlockRun]) -> None:
@@ -127,11 +147,28 @@ def _warm(child: _Child | None, modules: list[str], patterns: list[tuple]) -> No
             child.inbox.send(("warm", (modules, patterns)))
 
 
-def run_page(page: PageRun, timeout: float, imports: list[str] = ()) -> list[BlockRun]:
-    """Run `page.blocks` in order in a fresh process; one BlockRun per block, in order."""
+def run_page(page: PageRun, timeout: float, imports: list[str] = (), fresh: bool = False) -> list[BlockRun]:
+    """Run `page.blocks` in order in a fresh process; one BlockRun per block, in order.
+
+    `fresh`: in a new interpreter (spawn) instead of a fork of the server: slower, but with its own hash
+    seed (set and dict-of-str orders), as a second `python` run has (`--repeat`).
+    """
     global _spare
+    if fresh:
+        return _run(_start_child("spawn"), page, timeout, lambda: _start_child("spawn"))
     start_server(list(imports), page.env)
     child, _spare = _spare or _fork_child(), None
+    runs = _run(child, page, timeout, _fork_child, ahead=True)
+    _learn(runs)
+    return runs
+
+
+def _run(child: _Child, page: PageRun, timeout: float, replace, ahead: bool = False) -> list[BlockRun]:
+    """Give `page` to `child` (or, if it died waiting, to one `replace()` starts) and collect its BlockRuns.
+
+    `ahead`: fork the next page's process while this page runs.
+    """
+    global _spare
     log = tempfile.NamedTemporaryFile(prefix="harness-page-", suffix=".log", delete=False)
     log.close()
     runs: list[BlockRun] = []
@@ -140,11 +177,11 @@ def run_page(page: PageRun, timeout: float, imports: list[str] = ()) -> list[Blo
             child.inbox.send(("page", (page, log.name)))
         except OSError:  # the waiting process died (killed from outside): fork another
             _kill(child.process)
-            child = _fork_child()
+            child = replace()
             child.inbox.send(("page", (page, log.name)))
         child.inbox.close()
-        # The next page's process forks now, on another core while this page runs, not on the critical path.
-        _spare = _fork_child(spare=True)
+        if ahead:  # the next page's process forks now, on another core while this page runs
+            _spare = _fork_child(spare=True)
         for block in page.blocks:
             run = _receive(child.results, block, timeout, child.process)
             runs.append(run)
@@ -158,16 +195,21 @@ def run_page(page: PageRun, timeout: float, imports: list[str] = ()) -> list[Blo
         if runs and runs[-1].status == "raised":
             runs[-1].stderr_tail = _tail(log.name)
         os.unlink(log.name)
-    _learn(runs)
     runs += [BlockRun(block.index, "not run") for block in page.blocks[len(runs):]]
     return runs
 
 
 def _receive(receiver, block: BlockCode, timeout: float, process) -> BlockRun:
     """Wait for the child's message about `block`, at most `timeout` seconds."""
-    if not receiver.poll(timeout):
-        _kill(process)
-        return BlockRun(block.index, "timed out", duration=timeout)
+    deadline = time.monotonic() + timeout
+    while not receiver.poll(max(0.0, min(WATCH_INTERVAL, deadline - time.monotonic()))):
+        if time.monotonic() >= deadline:
+            _kill(process)
+            return BlockRun(block.index, "timed out", duration=timeout)
+        if _stdout_size(process.pid) > STDOUT_FILE_LIMIT:
+            _kill(process)
+            return BlockRun(block.index, "died", traceback=f"the block wrote more than {STDOUT_FILE_LIMIT:,} "
+                            "bytes to stdout; the page was stopped")
     try:
         return pickle.loads(receiver.recv_bytes(MESSAGE_LIMIT))
     except (EOFError, OSError):
@@ -176,6 +218,14 @@ def _receive(receiver, block: BlockCode, timeout: float, process) -> BlockRun:
         code = process.exitcode
         how = f"killed by {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
         return BlockRun(block.index, "died", traceback=f"the process running the page ended ({how})")
+
+
+def _stdout_size(pid: int | None) -> int:
+    """Bytes in the page process's stdout (its capture file, child.StdoutCapture); 0 where /proc cannot tell."""
+    try:
+        return os.stat(f"/proc/{pid}/fd/1").st_size
+    except (OSError, TypeError):
+        return 0
 
 
 def _kill(process) -> None:

@@ -9,13 +9,15 @@ import markdown
 import yaml
 from pymdownx.snippets import SnippetMissingError
 
-from harness.page import PageError
+from harness.page import PageError, display_path
 
 # Settings of a repo without mkdocs.yml (a pytester temp dir): the same as the project's own.
 DEFAULT_SNIPPETS: dict[str, Any] = {"base_path": ["."], "check_paths": True}
 
 # (index into the page lines, True when the expanded line is that page line unchanged)
 Origin = tuple[int, bool]
+# (snippet file relative to the repo root, 1-based line in it) of an included line
+Source = tuple[str, int]
 
 
 class _ConfigLoader(yaml.SafeLoader):
@@ -62,6 +64,7 @@ class Site:
     snippets: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SNIPPETS))
     config_file: Path | None = None
     _md: markdown.Markdown | None = field(default=None, repr=False, compare=False)
+    _reads: list[tuple[str, list[str]]] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def load(cls, repo_root: Path) -> Site:
@@ -85,24 +88,49 @@ class Site:
                 return cls.load(folder)
         return cls.load(Path.cwd())
 
+    def base_paths(self) -> list[Path]:
+        """The snippets' base folders as absolute paths, resolved the way the site's build resolves them.
+
+        `!relative $config_dir[/sub]` (MkDocs 1.5+) is mkdocs.yml's folder, `!relative $docs_dir[/sub]` the
+        docs folder; a plain relative path is taken from the repo root too (never from our cwd), so the
+        harness and a build started from another folder read the same files."""
+        base = self.snippets.get("base_path", ["."])
+        paths = []
+        for entry in [base] if isinstance(base, str) else base:
+            prefix, _, rest = str(entry).partition("/")
+            root = {"$config_dir": self.repo_root, "$docs_dir": self.docs_dir}.get(prefix)
+            paths.append((root / rest if rest else root) if root is not None else self.repo_root / str(entry))
+        return paths
+
     def _preprocessor(self):
         # One Markdown instance per site: building it per page would dominate parsing time.
         if self._md is None:
             config = dict(self.snippets)
-            base = config.get("base_path", ["."])
-            # MkDocs runs from the repo root, so relative base paths are relative to it, not to our cwd.
-            config["base_path"] = [str(self.repo_root / b) for b in ([base] if isinstance(base, str) else base)]
+            config["base_path"] = [str(path) for path in self.base_paths()]
             self._md = markdown.Markdown(extensions=["pymdownx.snippets"],
                                          extension_configs={"pymdownx.snippets": config})
+            pre = self._md.preprocessors["snippet"]
+            read_lines = pre.read_lines
+
+            def recording(path):  # which file an include read: its lines' own lines are found there
+                lines = read_lines(path)
+                self._reads.append((path, lines))
+                return lines
+
+            pre.read_lines = recording
         pre = self._md.preprocessors["snippet"]
         pre.seen, pre.bases, pre.failed = set(), None, set()  # what SnippetPreprocessor.run resets per page
         return pre
 
-    def expand(self, lines: list[str], page: Path | str, first_line: int = 1) -> tuple[list[str], list[Origin]]:
+    def expand(self, lines: list[str], page: Path | str, first_line: int = 1,
+               sources: list[Source | None] | None = None) -> tuple[list[str], list[Origin]]:
         """Expand includes in `lines` (the page body) as the site does; returns lines and their origins.
 
-        `first_line` is the page line number of `lines[0]`, used in errors naming a missing include.
+        `first_line` is the page line number of `lines[0]`, used in errors naming a missing include. A list
+        given as `sources` receives, for each expanded line, the snippet file and line it came from (None for
+        page lines, and for lines of nested includes and URLs, whose file is not told).
         """
+        sources = [] if sources is None else sources
         pre = self._preprocessor()
         appended = []
         if pre.auto_append:  # the same lines SnippetPreprocessor.run appends
@@ -119,13 +147,14 @@ class Site:
                 end = next((j for j in range(i + 1, len(source)) if self._block_marker(pre, source[j])), len(source))
                 for j in range(i + 1, end):
                     chunk = [source[i], source[j], source[i]]
-                    self._emit(pre, chunk, j, len(lines), out, origins, page, first_line)
+                    self._emit(pre, chunk, j, len(lines), out, origins, page, first_line, sources)
                 i = end + 1
                 continue
             if "8<" in source[i]:
-                self._emit(pre, [source[i]], i, len(lines), out, origins, page, first_line)
+                self._emit(pre, [source[i]], i, len(lines), out, origins, page, first_line, sources)
             else:
                 out.append(source[i])
+                sources.append(None)
                 origins.append((i, True) if i < len(lines) else (max(len(lines) - 1, 0), False))
             i += 1
         # Python-Markdown's NormalizeWhitespace would now expand tabs and empty whitespace-only lines; the
@@ -138,9 +167,9 @@ class Site:
         match = pre.RE_ALL_SNIPPETS.match(line) if "8<" in line else None
         return bool(match and not match.group("escape") and not match.group("inline_marker"))
 
-    @staticmethod
-    def _emit(pre, chunk, index, n_page, out, origins, page, first_line) -> None:
+    def _emit(self, pre, chunk, index, n_page, out, origins, page, first_line, sources) -> None:
         line = min(index, n_page - 1) if n_page else 0  # auto-appended lines belong to the page's last line
+        self._reads.clear()
         try:
             expanded = pre.parse_snippets(chunk)
         except SnippetMissingError as error:
@@ -150,3 +179,27 @@ class Site:
         verbatim = index < n_page and expanded == chunk
         out.extend(expanded)
         origins.extend((line, verbatim) for _ in expanded)
+        if len(self._reads) == 1 and not verbatim:
+            path, file_lines = self._reads[0]
+            sources.extend(_find_lines(expanded, display_path(path, self.repo_root), file_lines))
+        else:
+            sources.extend(None for _ in expanded)
+
+
+def _find_lines(expanded: list[str], name: str, file_lines: list[str]) -> list[Source | None]:
+    """(name, line) for each of `expanded`, found in order among `file_lines` (which pymdownx read for them).
+
+    pymdownx keeps the order of a file's lines and only drops section markers, takes line ranges and indents or
+    dedents: a line is the next file line with the same text once stripped. A line not found gets None.
+    """
+    found: list[Source | None] = []
+    at = 0
+    for text in expanded:
+        key = text.strip()
+        if not key:  # a blank line is the file's next line only if that one is blank too
+            hit = at if at < len(file_lines) and not file_lines[at].strip() else None
+        else:
+            hit = next((k for k in range(at, len(file_lines)) if file_lines[k].strip() == key), None)
+        found.append((name, hit + 1) if hit is not None else None)
+        at = hit + 1 if hit is not None else at
+    return found

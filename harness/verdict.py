@@ -32,16 +32,22 @@ class Verdict:
     rewrite: dict | None = None
     earlier: str | None = None  # --changed-only: when this verdict was reached (the page did not run now)
     weights: tuple[dict, ...] = ()  # the models the page had loaded by this block, and from where (weights_use.py)
+    repo_files: tuple[str, ...] = ()  # the repo's modules the page's process had imported by this block's end
+    changes: bool | None = None  # --repeat: True when a later run printed other text (or ended otherwise)
 
 
 def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, timeout: float,
                 imports: list[str], namespace: str = "page", blocks: list[Block] | None = None,
-                strict_xfail: bool = False) -> dict[int, Verdict]:
+                strict_xfail: bool = False, repeat: int = 1) -> dict[int, Verdict]:
     """Run the page's blocks up to index `last` in fresh processes; the verdict of each block by index.
 
     `namespace` "page": all blocks run in order in one namespace, and a failure stops the page. "block"
     (pytest-codeblocks' semantics): each cont chain runs in a process and namespace of its own, and a failure
     stops only its chain. `blocks`: the blocks that run (default all; --codeblocks leaves some languages out).
+
+    With `repeat` > 1 each process's blocks run that many times, the later runs each in a new interpreter
+    (another hash seed, as a second `python` has): every run's output is compared, and a block whose printed
+    text changes between runs says so (Verdict.changes) and is never rewritten.
     """
     verdicts: dict[int, Verdict] = {}
     runnable: list[Block] = []
@@ -62,17 +68,23 @@ def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, time
         return verdicts
     for group in (chains(page, runnable) if namespace == "block" else [runnable]):
         codes = [BlockCode(b.index, b.code, b.code_lines, b.expect_exception, (b.xfail or {}).get("raises"),
-                           b.language if b.language in SHELLS else None) for b in group]
-        runs = run_page(PageRun(page.name, page.text, codes, dict(plan.env), str(repo_root)), timeout, imports)
+                           b.language if b.language in SHELLS else None, b.code_sources) for b in group]
+        page_run = PageRun(page.name, page.text, codes, dict(plan.env), str(repo_root), main_file(page))
+        runs = run_page(page_run, timeout, imports)
+        later = [run_page(page_run, timeout, imports, fresh=True) for _ in range(repeat - 1)]
         failed = None
-        for block, run in zip(group, runs):
+        for position, (block, run) in enumerate(zip(group, runs)):
             if run.status == "not run":
                 verdicts[block.index] = not_run(block, failed)
                 continue
+            again = [runs_k[position] for runs_k in later]
             # A stand-in's weights make an output structural only when they were read before the block printed;
             # None (the child could not tell) keeps it structural: the weaker verdict stands.
-            structural = plan.structural(block.index) and run.printed_after_stand_in is not False
-            verdicts[block.index] = judge(page, block, run, structural, plan.labels, update, timeout, strict_xfail)
+            structural = plan.structural(block.index) and any(r.printed_after_stand_in is not False
+                                                              for r in [run, *again])
+            verdicts[block.index] = judge_runs(page, block, [run, *again], structural, plan.labels, update, timeout,
+                                               strict_xfail)
+            verdicts[block.index].repo_files = tuple(sorted({f for r in [run, *again] for f in r.repo_files}))
             verdicts[block.index].weights = run.weights
             if plan.structural(block.index) and not structural and verdicts[block.index].status == "verified" \
                     and not verdicts[block.index].reason:
@@ -90,6 +102,38 @@ def chains(page: Page, blocks: list[Block]) -> list[list[Block]]:
     for block in blocks:
         groups.setdefault(head[block.index], []).append(block)
     return list(groups.values())
+
+
+def judge_runs(page: Page, block: Block, runs: list[BlockRun], structural: bool, labels: frozenset[str],
+               update: bool, timeout: float, strict_xfail: bool = False) -> Verdict:
+    """The verdict of `block` over one or more runs of its page: the first failing run's, else the first run's.
+
+    A block whose later run printed other text than the first (or ended otherwise) has `changes` True; its
+    output is never written into the page, since no one text is right.
+    """
+    first, n = runs[0], len(runs)
+    changes = any(run.status != "not run" and (run.status, run.stdout) != (first.status, first.stdout)
+                  for run in runs[1:])
+    verdict = judge(page, block, first, structural, labels, update and not changes, timeout, strict_xfail)
+    for k, run in enumerate(runs[1:], 2):
+        if verdict.status == "failed":
+            break
+        if run.status == "not run":
+            continue
+        again = judge(page, block, run, structural, labels, False, timeout, strict_xfail)
+        if again.status == "failed":
+            prefix = f"run {k} of {n}: "
+            verdict = Verdict("failed", prefix + again.reason, prefix + again.details, again.duration)
+    if n > 1:
+        verdict.changes = changes
+        if changes:
+            note = "the output changes between runs (sort, seed or round what it prints)"
+            if verdict.status == "failed" and update and block.output is not None:
+                note += "; --update-outputs refused to write it"
+            verdict.reason = f"{verdict.reason}; {note}" if verdict.reason else note
+            if verdict.details:
+                verdict.details = verdict.details.replace("\n\n", f"\n{note}\n\n", 1)
+    return verdict
 
 
 def judge(page: Page, block: Block, run: BlockRun, structural: bool, labels: frozenset[str],
@@ -144,6 +188,12 @@ def judge(page: Page, block: Block, run: BlockRun, structural: bool, labels: fro
     return Verdict(status, "output updated", duration=run.duration, rewrite=rewrite.to_dict())
 
 
+def main_file(page: Page) -> str:
+    """The page's `__main__.__file__`: the first snippet file its blocks include (the project keeps a page's code
+    in snippets/ under the same path), else the page itself; relative to the repo root."""
+    return next((source[0] for block in page.blocks for source in block.code_sources if source), page.name)
+
+
 def not_run(block: Block, failed: Block) -> Verdict:
     """A block after a failed one: its page's (or cont chain's) state is broken, so it was not run (never a pass)."""
     return Verdict("not run", f"not run: block at {failed.id} failed")
@@ -164,9 +214,16 @@ def _stderr(run: BlockRun) -> str:
 
 
 def show_code(block: Block) -> str:
-    """The block's code as the reader sees it, each line with its page line number."""
+    """The block's code as the reader sees it, each line with its own line: the page's, or for a line an include
+    brought, its snippet file's ("snippets/x.py:12"); the header names the page lines of the includes."""
     lines = block.code.rstrip("\n").split("\n")
-    numbered = [f"{number:>5} | {line}" for number, line in zip(block.code_lines, lines[:MAX_CODE_LINES])]
+    sources = list(block.code_sources) + [None] * (len(block.code_lines) - len(block.code_sources))
+    labels = [f"{source[0]}:{source[1]}" if source else str(number)
+              for number, source in zip(block.code_lines, sources)]
+    width = max([5, *map(len, labels)])
+    numbered = [f"{label:>{width}} | {line}" for label, line in zip(labels, lines[:MAX_CODE_LINES])]
     if len(lines) > MAX_CODE_LINES:
-        numbered.append(f"      … ({len(lines) - MAX_CODE_LINES} more lines)")
-    return f"code ({block.id}):\n" + "\n".join(numbered)
+        numbered.append(f"{'':>{width}} … ({len(lines) - MAX_CODE_LINES} more lines)")
+    includes = sorted({number for number, source in zip(block.code_lines, sources) if source})
+    where = f"; included at page line {', '.join(map(str, includes))}" if includes else ""
+    return f"code ({block.id}{where}):\n" + "\n".join(numbered)

@@ -5,8 +5,9 @@ The harness does not guess which outputs depend on the weights: it watches. Ever
 stand-in (random weights, harness/standin.py) become watched parameters: any torch operation that reads
 their values (a forward pass, printing, copying, indexing) marks the page as having read stand-in weights.
 Operations that only look at metadata (shape, dtype, numel) or give back the parameter itself (a `.to()`
-that changes nothing) do not. A block's stdout is tapped, so the harness knows whether the block printed
-anything after the first read: what it printed before depends only on the real configuration and vocabulary.
+that changes nothing) do not. The harness notes how much the block had printed at the first read, so it knows whether the block printed
+anything after the first read (the bytes on stdout then and at its end): what it printed before depends only on
+the real configuration and vocabulary.
 
 The state is per process, so per page: once read, every later print of the page counts as after the read.
 Weights that reach a model another way (a stand-in's safetensors file opened by the page itself, through
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import io
 import os
 import sys
 import sysconfig
@@ -42,6 +42,8 @@ class _State:
         self.stand_in_read = False  # some stand-in parameter's values were read
         self.loads: list[dict] = []  # one entry per from_pretrained of a model, in order
         self.watched: list = []  # stand-in parameters, kept alive (ids are not reused while watched)
+        self.position = None  # callable: bytes the running block has printed so far (set by block_start)
+        self.read_at: int | None = None  # what the running block had printed at the first read, if during it
 
 
 STATE = _State()
@@ -97,7 +99,7 @@ def _guard_weight_files() -> None:
         if (event == "open" and not STATE.loading and not STATE.stand_in_read and args
                 and isinstance(args[0], (str, bytes, os.PathLike))
                 and os.fsdecode(os.fspath(args[0])).endswith(".safetensors") and _in_store(args[0])):
-            STATE.stand_in_read = True
+            _mark_read()
 
     sys.addaudithook(audit)
     try:
@@ -113,7 +115,7 @@ def _guard_weight_files() -> None:
 
         def reader(filename, *args, _original=original, **kwargs):
             if not STATE.loading and _in_store(filename):
-                STATE.stand_in_read = True
+                _mark_read()
             return _original(filename, *args, **kwargs)
 
         setattr(module, name, reader)
@@ -188,7 +190,7 @@ def watch(parameters) -> None:
             try:
                 parameter.__class__ = watched
             except TypeError:  # a Parameter subclass of another layout: cannot be watched, so count it as read
-                STATE.stand_in_read = True
+                _mark_read()
                 continue
             STATE.watched.append(parameter)
 
@@ -212,7 +214,7 @@ def _watched_class():
                 if not STATE.stand_in_read and _function_name(func) not in METADATA:
                     # An operation giving back the parameter itself (a .to() that changes nothing) exposes nothing.
                     if not (args and result is args[0]):
-                        STATE.stand_in_read = True
+                        _mark_read()
                 return result
 
         # Named as a module attribute (see __getattr__): a page may pickle a model (torch.save) and load it back.
@@ -234,35 +236,28 @@ def _function_name(func) -> str:
     return name
 
 
-class Tap(io.TextIOBase):
-    """A block's stdout, passed through to `out`, noting whether anything was written after a stand-in read."""
-
-    def __init__(self, out):
-        self.out = out
-        self.after_read = False
-
-    def write(self, text: str) -> int:
-        if text and STATE.stand_in_read:
-            self.after_read = True
-        return self.out.write(text)
-
-    def writable(self) -> bool:
-        return True
-
-    @property
-    def encoding(self) -> str:
-        return "utf-8"
+def _mark_read() -> None:
+    """A stand-in's weight values were read: note it, and how much the running block had printed by then."""
+    if not STATE.stand_in_read:
+        STATE.stand_in_read = True
+        STATE.read_at = STATE.position() if STATE.position is not None else None
 
 
-def block_start(out):
-    """Before a block: install the watch if transformers is loaded; the stdout the block should write to."""
-    tap = Tap(out)
-    tap.watching = install()
-    return tap
+def block_start(position) -> dict:
+    """Before a block: install the watch if transformers is loaded. `position()` gives the bytes the block has
+    written to stdout so far (called at the first read of a stand-in's weights, to know what came before)."""
+    STATE.position, STATE.read_at = position, None
+    return {"watching": install(), "read_before": STATE.stand_in_read}
 
 
-def block_end(tap: Tap) -> tuple[tuple[dict, ...], bool | None]:
-    """After a block: the loads so far, and whether it printed after a stand-in read (None: cannot tell)."""
-    if not tap.watching and install():  # transformers arrived during the block: a load may have gone unseen
+def block_end(watch: dict, written: int) -> tuple[tuple[dict, ...], bool | None]:
+    """After a block that wrote `written` bytes: the loads so far, and whether it printed after a stand-in's
+    weights were read (None: cannot tell)."""
+    STATE.position = None
+    if not watch["watching"] and install():  # transformers arrived during the block: a load may have gone unseen
         return tuple(STATE.loads), None
-    return tuple(STATE.loads), tap.after_read
+    if watch["read_before"]:
+        return tuple(STATE.loads), written > 0
+    if STATE.stand_in_read:  # read during this block: what it printed before the read does not depend on it
+        return tuple(STATE.loads), STATE.read_at is None or written > STATE.read_at
+    return tuple(STATE.loads), False

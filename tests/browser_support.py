@@ -356,14 +356,17 @@ GLOSSARY_JS = """(terms) => {
   const sorted = Object.keys(terms).sort((a, b) => b.length - a.length);
   const unmarked = [];
   if (sorted.length) {
-    // The abbr extension matches whole words, case-sensitively, outside code.
-    const pattern = new RegExp("(?<![\\\\p{L}\\\\p{N}_])(" + sorted.map(escape).join("|") + ")(?![\\\\p{L}\\\\p{N}_])", "gu");
+    // Whole words, case-sensitively, outside code; the words of a term may be split by any whitespace,
+    // a source line break included (hooks/glossary_terms.py marks those too).
+    const spaced = term => term.split(/\\s+/).map(escape).join("\\\\s+");
+    const pattern = new RegExp("(?<![\\\\p{L}\\\\p{N}_])(" + sorted.map(spaced).join("|") + ")(?![\\\\p{L}\\\\p{N}_])", "gu");
     const skip = "pre, code, abbr, math, script, style, svg, .mermaid, .headerlink, a[href^='#']:empty, textarea";
     const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
     for (let n = walker.nextNode(); n; n = walker.nextNode()) {
       if (!n.parentElement || n.parentElement.closest(skip)) continue;
       for (const m of n.nodeValue.matchAll(pattern)) {
-        unmarked.push({term: m[1], context: n.nodeValue.slice(Math.max(0, m.index - 30), m.index + m[1].length + 30).trim()});
+        unmarked.push({term: m[1].split(/\\s+/).join(" "),
+                       context: n.nodeValue.slice(Math.max(0, m.index - 30), m.index + m[1].length + 30).trim()});
       }
     }
   }
@@ -524,7 +527,7 @@ def _check_text(page, site_page: SitePage, terms: dict[str, str], expect_softmax
     if not site_page.is_notebook and terms:
         found = page.evaluate(GLOSSARY_JS, terms)
         for abbr in found["abbrs"]:
-            definition = terms.get(abbr["term"])
+            definition = terms.get(normalize_space(abbr["term"]))  # a term may wrap inside its <abbr>
             if not abbr["title"]:
                 problems.append(f"glossary term {abbr['term']!r} has no tooltip (abbr without title)")
             elif definition is not None and normalize_space(abbr["title"]) != normalize_space(definition):

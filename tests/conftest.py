@@ -22,12 +22,12 @@ class Build:
     log: str
 
 
-def run_mkdocs_build(site_dir: Path, config: Path = REPO / "mkdocs.yml") -> Build:
-    """Build the site for real with the project's mkdocs.yml into `site_dir`."""
+def run_mkdocs_build(site_dir: Path, config: Path = REPO / "mkdocs.yml", cwd: Path | None = None) -> Build:
+    """Build the site for real with the project's mkdocs.yml into `site_dir`, from `cwd` (default: its folder)."""
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(config), "--site-dir", str(site_dir)],
-        cwd=config.parent, env=env, capture_output=True, text=True, timeout=600,
+        cwd=cwd or config.parent, env=env, capture_output=True, text=True, timeout=600,
     )
     return Build(site_dir, proc.returncode, proc.stdout + proc.stderr)
 

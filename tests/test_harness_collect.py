@@ -171,6 +171,40 @@ def test_snippet_includes_are_expanded_as_the_site_does(repo):
     assert "blocks: 1 verified, 0 structural, 1 unchecked" in summary(result)
 
 
+def test_includes_resolve_against_mkdocs_yml_from_another_folder(repo, monkeypatch, tmp_path_factory):
+    # `!relative $config_dir`, as the project's mkdocs.yml says; pytest started from a second checkout whose
+    # snippet prints something else: the page's own snippet file must run.
+    repo.write("mkdocs.yml", """
+        site_name: test
+        markdown_extensions:
+          - pymdownx.snippets:
+              base_path: [!relative $config_dir]
+              check_paths: true
+          - pymdownx.superfences
+    """)
+    repo.write("snippets/page.py", """
+        # --8<-- [start:show]
+        print("this checkout")
+        # --8<-- [end:show]
+    """)
+    page = repo.write("docs/page.md", """
+        ```python
+        --8<-- "snippets/page.py:show"
+        ```
+
+        ```text title="Output"
+        this checkout
+        ```
+    """)
+    other = tmp_path_factory.mktemp("other-checkout")
+    (other / "snippets").mkdir()
+    (other / "snippets" / "page.py").write_text('# --8<-- [start:show]\nprint("the other checkout")\n# --8<-- [end:show]\n')
+    monkeypatch.chdir(other)
+    result = repo.run(str(page))
+    result.assert_outcomes(passed=1)
+    assert "blocks: 1 verified" in summary(result)
+
+
 def test_a_failing_include_traceback_names_the_include_line(repo):
     repo.write("snippets/bad.py", """
         # --8<-- [start:boom]

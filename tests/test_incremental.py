@@ -240,3 +240,30 @@ def test_the_report_gives_the_earlier_verdict_with_the_date(pages):
     assert [block["status"] for block in report["blocks"]] == ["verified", "verified"]
     assert all(block["reason"].startswith("verified, earlier on ") and block["reason"].endswith("(unchanged)")
                and block["earlier"] for block in report["blocks"])
+
+
+def test_a_page_is_rerun_when_a_repo_module_it_imports_changes(pages):
+    # The page's code does not change; what it imports from the repo does (two levels down).
+    pages.write("course_tools/labels.py", 'from course_tools.names import NAMES\nLABELS = sorted(NAMES)\n')
+    pages.write("course_tools/names.py", 'NAMES = {"negative", "positive"}\n')
+    pages.write("course_tools/unused.py", 'NOTHING = None\n')
+    pages.write("docs/labels.md", """
+        ```python
+        from course_tools.labels import LABELS
+        print(LABELS)
+        ```
+
+        ```text title="Output"
+        ['negative', 'positive']
+        ```
+    """)
+    pages.run("docs").assert_outcomes(passed=3)
+    pages.run("docs", "--changed-only").assert_outcomes(skipped=3)
+    pages.write("course_tools/unused.py", 'NOTHING = 0\n')  # no page imports it: nothing to re-verify
+    pages.run("docs", "--changed-only").assert_outcomes(skipped=3)
+    pages.write("course_tools/names.py", 'NAMES = {"negative", "neutral", "positive"}\n')
+    changed = pages.run("docs", "--changed-only")
+    changed.assert_outcomes(failed=1, skipped=2)
+    changed.stdout.fnmatch_lines(["*printed output differs from the Output block at docs/labels.md:6*"])
+    pages.write("course_tools/names.py", 'NAMES = {"negative", "positive"}\n')
+    pages.run("docs", "--changed-only").assert_outcomes(passed=1, skipped=2)

@@ -277,3 +277,97 @@ def test_notebook_pages_offer_their_ipynb_for_download(built_site):
         assert 'class="jupyter-wrapper"' in html, relative
         assert f'<a href="{notebook.name}" download' in html, relative
         assert (built_site.site_dir / relative).is_file()
+
+
+def nav_entries(nav, title: str | None = None) -> list[tuple[str | None, str]]:
+    """(title given in mkdocs.yml or None, docs-relative file) of every nav page, in reading order."""
+    if isinstance(nav, str):
+        return [(title, nav)]
+    if isinstance(nav, list):
+        return [entry for item in nav for entry in nav_entries(item)]
+    if isinstance(nav, dict):
+        return [entry for key, value in nav.items() for entry in nav_entries(value, key)]
+    return []
+
+
+def sidebar_titles(html: str) -> dict[str, str]:
+    """Link target -> shown title of each page link in a built page's navigation sidebar."""
+    links = re.finditer(r'<a href="([^"]+)" class="md-nav__link[^"]*">\s*<span class="md-ellipsis">\s*(.*?)\s*</span>',
+                        html, re.DOTALL)
+    return {href: re.sub(r"\s+", " ", text) for href, text in (m.groups() for m in links)}
+
+
+def test_notebook_pages_show_their_nav_titles(built_site):
+    """Sidebar, footer "Next" and <title> show the title mkdocs.yml gives a notebook, not its first heading."""
+    entries = nav_entries(read_config(REPO / "mkdocs.yml")["nav"])
+    notebooks = [(i, title, path) for i, (title, path) in enumerate(entries) if path.endswith(".ipynb")]
+    assert notebooks and all(title for _, title, _ in notebooks), "every notebook in the nav needs a title"
+    sidebar = sidebar_titles((built_site.site_dir / "index.html").read_text(encoding="utf-8"))
+    wrong = []
+    for index, title, path in notebooks:
+        html_path = path.removesuffix(".ipynb") + ".html"
+        page = (built_site.site_dir / html_path).read_text(encoding="utf-8")
+        if f"<title>{title} - " not in page:
+            wrong.append(f"{path}: <title> is {re.search(r'<title>(.*?)</title>', page)[1]!r}")
+        if sidebar.get(html_path) != title:
+            wrong.append(f"{path}: sidebar shows {sidebar.get(html_path)!r}")
+        before = entries[index - 1][1]
+        previous = (built_site.site_dir / (before.rsplit(".", 1)[0] + ".html")).read_text(encoding="utf-8")
+        label = re.search(r'md-footer__link--next" aria-label="Next: ([^"]*)"', previous)
+        if not label or label[1] != title:
+            wrong.append(f"{path}: the footer of {before} says 'Next: {label[1] if label else None}'")
+    assert wrong == [], f"titles expected from mkdocs.yml's nav:\n" + "\n".join(wrong)
+
+
+# --- Glossary tooltips --------------------------------------------------------------------------
+
+def test_glossary_term_split_across_source_lines_gets_its_tooltip():
+    """A term broken over two source lines is marked like one on a single line (hooks/glossary_terms.py)."""
+    import markdown
+
+    from hooks.glossary_terms import GlossaryAcrossLines
+
+    source = ("A causal language\nmodeling task reads the hidden\nstates left to right; hidden states again.\n\n"
+              "*[causal language modeling]: Predicting the next word.\n*[hidden states]: Vectors, one per token.\n")
+    plain = markdown.markdown(source, extensions=["abbr"])
+    assert plain.count("<abbr") == 1  # the abbr extension alone: only the term on one line
+    html = markdown.markdown(source, extensions=["abbr", GlossaryAcrossLines()])
+    assert '<abbr title="Predicting the next word.">causal language\nmodeling</abbr>' in html
+    assert '<abbr title="Vectors, one per token.">hidden\nstates</abbr>' in html
+    assert '<abbr title="Vectors, one per token.">hidden states</abbr>' in html
+
+
+def test_glossary_terms_on_the_pages_have_tooltips_across_line_breaks(built_site):
+    """On the built pages, no glossary term split by a line break is left without its <abbr>."""
+    from tests.browser_support import glossary
+
+    terms = [term for term in glossary() if " " in term]
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(r"\s+".join(map(re.escape, t.split())) for t in terms) + r")(?![\w-])")
+    found, unmarked = 0, []
+    for page in sorted(built_site.site_dir.rglob("*.html")):
+        html = page.read_text(encoding="utf-8")
+        article = re.search(r"<article.*?</article>", html, re.DOTALL)
+        if not article or "jupyter-wrapper" in article[0]:
+            continue  # notebooks are rendered without the glossary include
+        text = re.sub(r"<(pre|code|script|style|svg|math)\b.*?</\1>", "", article[0], flags=re.DOTALL)
+        for match in pattern.finditer(text):
+            if "\n" not in match[0]:
+                continue
+            found += 1
+            if not re.search(r"<abbr [^>]*>$", text[: match.start()]):
+                unmarked.append(f"{page.relative_to(built_site.site_dir)}: {match[0]!r}")
+    assert found, "no glossary term is split across a line on the pages: this check checks nothing"
+    assert unmarked == []
+
+
+# --- The 404 page works from disk and under a sub-path -------------------------------------------
+
+def test_404_page_links_relatively(built_site):
+    html = (built_site.site_dir / "404.html").read_text(encoding="utf-8")
+    urls = re.findall(r'(?:href|src)="([^"]*)"', html)
+    assert urls
+    rooted = [url for url in urls if url.startswith("/") and not url.startswith("//")]
+    assert rooted == [], f"links from the server root break from disk and under a sub-path: {rooted[:5]}"
+    missing = [url for url in urls if not REMOTE.match(url) and not url.startswith(("#", "data:", "mailto:"))
+               and not (built_site.site_dir / url.split("#")[0].split("?")[0]).exists()]
+    assert missing == []

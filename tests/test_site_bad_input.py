@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -52,6 +53,9 @@ def test_missing_snippet_file(repo_copy):
     log = failed_build(repo_copy).log
     assert "using-transformers/tokenizer.md" in log
     assert "snippets/using-transformers/no-such-file.py" in log
+    # A clear error with the page line of the include (hooks/includes.py), not pymdownx's traceback.
+    assert re.search(r"docs/using-transformers/tokenizer\.md:\d+: Snippet at path", log), log
+    assert "Traceback" not in log
 
 
 def test_missing_snippet_section(repo_copy):
@@ -121,6 +125,64 @@ def test_failed_build_leaves_no_site_that_looks_complete(repo_copy):
     # Plain `mkdocs build --strict` is what needs the wrapper: it leaves a complete-looking site.
     direct = run_mkdocs_build(repo_copy / "direct", repo_copy / "mkdocs.yml")
     assert direct.returncode != 0 and (repo_copy / "direct" / "index.html").is_file()
+
+
+# --- Paths: everything resolves against mkdocs.yml's folder, whatever the shell's folder ----------
+
+def site_files(site: Path) -> dict[str, bytes]:
+    """Every file of a built site, by relative path."""
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
+
+
+def test_build_from_another_folder_is_the_same_site(repo_copy, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    here = run_mkdocs_build(tmp_path / "here", repo_copy / "mkdocs.yml")
+    there = run_mkdocs_build(tmp_path / "there", repo_copy / "mkdocs.yml", cwd=elsewhere)
+    assert here.returncode == 0, here.log
+    assert there.returncode == 0, there.log
+    assert site_files(tmp_path / "there") == site_files(tmp_path / "here")
+
+
+def test_build_from_a_second_checkout_reads_its_own_includes(repo_copy, tmp_path):
+    # Another checkout of the project, whose glossary says something else: the shell stands in it.
+    other = tmp_path / "other-checkout"
+    shutil.copytree(repo_copy / "includes", other / "includes")
+    edit(other / "includes/abbreviations.md", "*[logits]: Raw,", "*[logits]: THE OTHER CHECKOUT'S DEFINITION. Raw,")
+    build = run_mkdocs_build(tmp_path / "site", repo_copy / "mkdocs.yml", cwd=other)
+    assert build.returncode == 0, build.log
+    html = (tmp_path / "site/using-transformers/post-processing.html").read_text(encoding="utf-8")
+    assert "<abbr title=\"Raw, unnormalized scores" in html
+    assert "OTHER CHECKOUT" not in html
+
+
+def test_missing_glossary_include_names_the_file(repo_copy, tmp_path):
+    (repo_copy / "includes/abbreviations.md").unlink()
+    # The same file in the shell's folder must not stand in for the missing one.
+    decoy = tmp_path / "decoy"
+    shutil.copytree(REPO / "includes", decoy / "includes")
+    build = run_mkdocs_build(repo_copy / "site", repo_copy / "mkdocs.yml", cwd=decoy)
+    assert build.returncode != 0, "the build took the glossary of the shell's folder"
+    assert "mkdocs.yml: pymdownx.snippets auto_append: includes/abbreviations.md not found" in build.log
+    assert "Traceback" not in build.log
+
+
+# --- Anchors into notebook pages are checked like anchors into Markdown pages --------------------
+
+def test_broken_anchor_into_a_notebook(repo_copy):
+    edit(repo_copy / "docs/using-transformers/model.md", "\n## ",
+         "\nRun it in [the notebook](../notebooks/using-transformers/model.ipynb#no-such-section).\n\n## ")
+    log = failed_build(repo_copy).log
+    assert "Doc file 'using-transformers/model.md'" in log
+    assert "notebooks/using-transformers/model.ipynb#no-such-section" in log
+
+
+def test_existing_anchor_into_a_notebook_builds(repo_copy):
+    # The check above must not refuse every anchor into a notebook: a heading of the notebook is one.
+    edit(repo_copy / "docs/using-transformers/model.md", "\n## ",
+         "\nRun it in [the notebook](../notebooks/using-transformers/model.ipynb#hidden-states).\n\n## ")
+    build = run_mkdocs_build(repo_copy / "site", repo_copy / "mkdocs.yml")
+    assert build.returncode == 0, build.log
 
 
 # --- The verification record (hooks/verification.py) ---------------------------------------------

@@ -1,6 +1,8 @@
 """harness.snippets: includes expand exactly as pymdownx.snippets does for the site, mapped to page lines."""
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 
 import markdown
@@ -62,14 +64,29 @@ def site(tmp_path: Path) -> Site:
     (tmp_path / "includes").mkdir()
     (tmp_path / "includes" / "abbreviations.md").write_text("*[GPU]: Graphics Processing Unit\n")
     (tmp_path / "includes" / "nested.md").write_text('nested\n--8<-- "snippets/a.py:one"\n')
+    (tmp_path / "pages").mkdir()  # MkDocs loads a config only with its docs_dir there
     return Site.load(tmp_path)
 
 
+@functools.lru_cache
+def mkdocs_snippets_config(config_file: Path, changed: float) -> dict:
+    """pymdownx.snippets' settings as MkDocs itself loads them (`!relative` tags resolved by MkDocs)."""
+    from mkdocs.config import load_config
+
+    return dict(load_config(str(config_file)).mdx_configs["pymdownx.snippets"])
+
+
 def pymdownx_lines(site: Site, lines: list[str]) -> list[str]:
-    """What the site's own Markdown preprocessor makes of `lines` (the reference)."""
-    config = dict(site.snippets, base_path=[str(site.repo_root / b) for b in site.snippets["base_path"]])
-    md = markdown.Markdown(extensions=["pymdownx.snippets"], extension_configs={"pymdownx.snippets": config})
-    return md.preprocessors["snippet"].run(list(lines))
+    """What the site's own Markdown preprocessor makes of `lines` (the reference), run from mkdocs.yml's folder
+    as `mkdocs build` is when started there."""
+    config = mkdocs_snippets_config(site.config_file, site.config_file.stat().st_mtime)
+    cwd = os.getcwd()
+    os.chdir(site.repo_root)  # pymdownx makes a relative base path absolute from the cwd, when it is created
+    try:
+        md = markdown.Markdown(extensions=["pymdownx.snippets"], extension_configs={"pymdownx.snippets": config})
+        return md.preprocessors["snippet"].run(list(lines))
+    finally:
+        os.chdir(cwd)
 
 
 def test_load_reads_mkdocs_yml_with_python_tags(site, tmp_path):
@@ -105,6 +122,17 @@ def test_relative_base_path_is_the_repo_root_not_the_cwd(site, monkeypatch, tmp_
     monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
     expanded, _ = Site.load(site.repo_root).expand(['--8<-- "snippets/a.py:one"'], "docs/p.md")
     assert expanded[0] == "x = 1"
+
+
+def test_relative_tag_base_path_is_the_folder_of_mkdocs_yml(site, monkeypatch, tmp_path_factory):
+    # mkdocs.yml says `!relative $config_dir` (MkDocs 1.5+): the harness must read the same files as the build.
+    config = site.repo_root / "mkdocs.yml"
+    config.write_text(config.read_text().replace('base_path: ["."]', "base_path: [!relative $config_dir, !relative $docs_dir/parts]"))
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    loaded = Site.load(site.repo_root)
+    assert loaded.base_paths() == [site.repo_root, site.repo_root / "pages" / "parts"]
+    expanded, _ = loaded.expand(['--8<-- "snippets/a.py:one"'], "docs/p.md")
+    assert expanded[0] == "x = 1" and "*[GPU]: Graphics Processing Unit" in expanded
 
 
 @pytest.mark.parametrize("line, message", [

@@ -91,18 +91,20 @@ def test_watched_parameters_report_reads_of_their_values_only(watch_state, look,
 
 
 def test_a_block_printing_after_a_read_is_flagged(watch_state):
-    import io
-
     import torch
 
     layer = torch.nn.Linear(3, 2)
     watch_state.watch(layer.parameters())
-    before = watch_state.Tap(io.StringIO())
-    before.write("shape first\n")
+    printed = []  # the block's stdout, as bytes written
+    watch = watch_state.block_start(lambda: len("".join(printed)))
+    printed.append("shape first\n")
     layer(torch.ones(3))
-    assert before.after_read is False  # what it printed came before the read
-    before.write("then the scores\n")
-    assert before.after_read is True
+    assert watch_state.block_end(dict(watch), len("".join(printed)))[1] is False  # all of it came before the read
+    printed.append("then the scores\n")
+    assert watch_state.block_end(dict(watch), len("".join(printed)))[1] is True
+    # The next block: the weights were read earlier in the page, so anything it prints comes after.
+    later = watch_state.block_start(lambda: 0)
+    assert watch_state.block_end(later, 0)[1] is False and watch_state.block_end(later, 5)[1] is True
 
 
 @pytest.fixture
