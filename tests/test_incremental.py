@@ -114,7 +114,7 @@ def cache(pytester):
 def test_record_round_trips_through_pytest_cache(cache):
     record = VerifiedRecord.load(cache)
     assert record.verified_at("docs/a.md", "f1") is None
-    record.record("docs/a.md", "f1", "2026-11-25T17:03Z", {0: "structural", 1: "verified"})
+    record.record("docs/a.md", "f1", "2026-11-25T17:03Z", verdicts={0: "structural", 1: "verified"})
     record.save()
     again = VerifiedRecord.load(cache)
     assert again.verified_at("docs/a.md", "f1") == "2026-11-25T17:03Z"
