@@ -74,6 +74,8 @@ def page_fingerprint(page: Any, plan: Any, versions: Mapping[str, str],
             "expect_exception": getattr(block, "expect_exception", False),
             "marks": getattr(block, "marks", []), "continues": getattr(block, "continues", False),
             "tolerance": _plain(block.tolerance),
+            # A `>>>` session documents its outputs under its prompts, not in an Output block.
+            "session": [[e.source, e.want.text, e.skip] for e in getattr(block, "session", None) or []],
             "uses": sorted([use.name, use.revision, use.weights] for use in uses),
         })
     state = {

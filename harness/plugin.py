@@ -23,14 +23,14 @@ import pytest
 from harness import incremental, record, report, rewrite
 from harness.checkpoints import PagePlan
 from harness.markers import CONDITION_GLOBALS
-from harness.page import PYTHON, SHELLS, Block, PageError, parse_page
+from harness.page import PYTHON, SESSIONS, SHELLS, Block, PageError, parse_page
 from harness.runner import import_specs
 from harness.snippets import Site
 from harness.verdict import Verdict, verify_page
 
 STATE = pytest.StashKey["Harness"]()
 # The fence languages each semantics runs: pytest-codeblocks runs `python` fences only (not `py`), and shells.
-LANGUAGES = {"harness": PYTHON | SHELLS, "codeblocks": frozenset({"python"}) | SHELLS}
+LANGUAGES = {"harness": PYTHON | SHELLS | SESSIONS, "codeblocks": frozenset({"python"}) | SHELLS}
 HARNESS_MARKS = {"skip", "skipif", "xfail", "tolerance"}  # marks the harness itself acts on (harness/markers.py)
 # How pytest's outcome words count the harness's verdicts (printed under the summary line).
 PYTEST_WORDS = {"passed": ("verified", "structural", "unchecked"), "xfailed": ("xfailed",),
@@ -101,22 +101,30 @@ class Harness:
         if hasattr(self.config, "workerinput"):  # an xdist worker: the controller writes
             return
         if self.rewrites:
-            changed, errors = rewrite.apply_all(self.rewrites)
-            self.messages += [f"outputs updated: {page}" for page in changed] + errors
-            if errors:
+            try:
+                self._rewrite(session)
+            except Exception as error:  # noqa: BLE001  (the summary and the report must still come)
+                self.messages.append(f"--update-outputs stopped: {type(error).__name__}: {error}")
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            if changed and importlib.util.find_spec("harness.notebooks"):
-                from harness import notebooks  # the notebooks are generated from the pages: they follow
-
-                with contextlib.redirect_stdout(io.StringIO()) as said:  # one summary line, not one per notebook
-                    status = notebooks.main(["--root", str(self.site.repo_root)])
-                written = said.getvalue().count("wrote ")
-                self.messages.append(f"notebooks regenerated from the pages: {written} written (exit status {status})")
         self.incremental.finish()
         if self.config.option.verification_report:
             path = self.config.invocation_params.dir / self.config.option.verification_report
             self.tally.write(path, self.site.repo_root)
             self.messages.append(f"verification report: {path}")
+
+    def _rewrite(self, session: pytest.Session) -> None:
+        """Apply the pending --update-outputs rewrites, then regenerate the notebooks if a page changed."""
+        changed, errors = rewrite.apply_all(self.rewrites)
+        self.messages += [f"outputs updated: {page}" for page in changed] + errors
+        if errors:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if changed and importlib.util.find_spec("harness.notebooks"):
+            from harness import notebooks  # the notebooks are generated from the pages: they follow
+
+            with contextlib.redirect_stdout(io.StringIO()) as said:  # one summary line, not one per notebook
+                status = notebooks.main(["--root", str(self.site.repo_root)])
+            written = said.getvalue().count("wrote ")
+            self.messages.append(f"notebooks regenerated from the pages: {written} written (exit status {status})")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.tally.records or self.tally.errors:
@@ -333,8 +341,8 @@ class BlockItem(pytest.Item):
         }))
         self.user_properties.append(self.config.stash[STATE].incremental.page_property(
             self.parent.page, self.parent.fingerprint, self.parent.imports, self.block.index))
-        if verdict.rewrite:
-            self.user_properties.append(("harness-rewrite", verdict.rewrite))
+        for value in filter(None, [verdict.rewrite, *verdict.rewrites]):
+            self.user_properties.append(("harness-rewrite", value))
         if verdict.status == "failed":
             raise BlockFailed(verdict.details)
         if verdict.status in ("skipped", "not run") or verdict.earlier:

@@ -1,6 +1,7 @@
 """`--update-outputs` rewrites only out-of-tolerance Output blocks, byte-exact elsewhere, atomically."""
 from __future__ import annotations
 
+import json
 import os
 import stat
 
@@ -141,3 +142,282 @@ def test_output_that_would_close_the_fence_is_refused(tmp_path):
     path.write_text('```python\nprint(1)\n```\n\n```text title="Output"\n0\n```\n')
     with pytest.raises(RewriteError, match="would end the fence"):
         apply(path, [_rewrite(path, parse_page(path), 0, "a\n```\nb\n")])
+
+
+def test_update_rewrites_the_exception_line_and_keeps_the_traceback(repo):
+    page = repo.write("docs/page.md", """
+        <!-- pytest-codeblocks:expect-exception -->
+        ```python
+        print("loading")
+        raise FileNotFoundError("config.json is missing")
+        ```
+
+        ```text title="Output"
+        loading
+        Traceback (most recent call last):
+          File "train.py", line 3, in <module>
+            load()
+        FileNotFoundError: model.bin is missing
+        ```
+
+        <!-- pytest-codeblocks:expect-exception -->
+        ```python
+        1 / 0
+        ```
+
+        ```text title="Output"
+        ZeroDivisionError: division by one
+        ```
+    """)
+    expected = page.read_text().replace("model.bin is missing", "config.json is missing").replace(
+        "division by one", "division by zero")
+    update = repo.run("docs", "--update-outputs")
+    update.assert_outcomes(xfailed=2)  # pytest's word for a block that raised as expected (its Output holds)
+    assert page.read_text() == expected
+    assert summary(repo.run("docs")) == "blocks: 2 verified, 0 structural, 0 unchecked, 0 skipped, 0 failed, 0 not run"
+
+
+def test_update_refuses_blocks_one_by_one_and_rewrites_the_rest(repo):
+    refused = repo.write("docs/a_refused.md", """
+        ```python
+        print(b"na\\xefve".decode("utf-8", errors="surrogateescape"))
+        ```
+
+        ```text title="Output"
+        naïve
+        ```
+
+        ```python
+        lengths = {"short": 3, "long": 12}
+        lengths["long"]
+        ```
+
+        ```text title="Output"
+        12
+        ```
+
+        ```python
+        print("ding\\a")
+        ```
+
+        ```text title="Output"
+        ding
+        ```
+
+        ```python
+        print("drifted")
+        ```
+
+        ```text title="Output"
+        stale
+        ```
+    """)
+    other = repo.write("docs/b_other.md", """
+        ```python
+        print("fresh")
+        ```
+
+        ```text title="Output"
+        stale
+        ```
+    """)
+    before = refused.read_text()
+    report_path = repo.root / "report.json"
+    result = repo.run("docs", "--update-outputs", f"--verification-report={report_path}")
+    result.assert_outcomes(passed=2, failed=3)
+    output = result.stdout.str()
+    assert "docs/a_refused.md:5: line 1 of the output is not text a page can store: '\\udcef' is a lone surrogate" \
+        in output
+    assert "docs/a_refused.md:14: the block printed nothing, and an empty Output block would check nothing" in output
+    assert "docs/a_refused.md:22: line 1 of the output has the control character '\\x07'" in output
+    assert "UnicodeEncodeError" not in output
+    assert "expected `naïve`, got `na\\udcefve`" in output  # shown as an escape, never as a raw byte
+    assert summary(result) == "blocks: 2 verified, 0 structural, 0 unchecked, 0 skipped, 3 failed, 0 not run"
+    assert "outputs updated: docs/a_refused.md" in output and "outputs updated: docs/b_other.md" in output
+    assert refused.read_text() == before.replace("stale", "drifted")  # the refused blocks stay as they were
+    assert other.read_text().count("fresh") == 2
+    assert report_path.exists() and len(json.loads(report_path.read_text())["blocks"]) == 5
+    assert result.ret == 1
+
+
+def test_refusal_reasons_are_true_long_fences_and_escaped_includes(repo):
+    page = repo.write("docs/page.md", """
+        ```python
+        print("A fenced example:")
+        print("```python")
+        print("```")
+        ```
+
+        ````text title="Output"
+        A fenced example:
+        ````
+
+        ```python
+        print('--8<-- "snippets/example.py"')
+        print("shown as printed")
+        ```
+
+        ```text title="Output"
+        ;--8<-- "snippets/other.py"
+        shown as printed
+        ```
+
+        ```python
+        print("\\x1b[1;32mgreen\\x1b[0m and plain")
+        ```
+
+        ```text title="Output"
+        blue and plain
+        ```
+    """)
+    result = repo.run("docs", "--update-outputs")
+    result.assert_outcomes(passed=3)
+    text = page.read_text()
+    assert '````text title="Output"\nA fenced example:\n```python\n```\n````' in text
+    assert ';--8<-- "snippets/example.py"\nshown as printed' in text  # still text, not an include
+    assert "green and plain" in text and "\x1b" not in text  # what a terminal shows
+    assert summary(repo.run("docs")) == "blocks: 3 verified, 0 structural, 0 unchecked, 0 skipped, 0 failed, 0 not run"
+
+
+def test_update_rewrites_each_statement_of_a_session_under_its_prompt(repo):
+    page = repo.write("docs/page.md", """
+        !!! example "A session in an admonition"
+
+            ```pycon
+            >>> sizes = {"base": 768}
+            >>> sizes["base"]
+            512
+            >>> sizes["large"] = 1024
+            >>> print(sizes["large"])
+            >>> print("a\\n\\nb")
+            a
+            b
+            >>> sizes["huge"]
+            Traceback (most recent call last):
+              File "<stdin>", line 1, in <module>
+            KeyError: 'giant'
+            >>> sizes  # the prompt's value
+            {'base': 768}
+            ```
+
+        ```python
+        >>> print(">>> not a prompt")
+        ```
+    """)
+    expected = page.read_text().replace("    512\n", "    768\n").replace(
+        '>>> print(sizes["large"])\n', '>>> print(sizes["large"])\n    1024\n').replace(
+        "    a\n    b\n", "    a\n    <BLANKLINE>\n    b\n").replace("KeyError: 'giant'", "KeyError: 'huge'").replace(
+        "{'base': 768}", "{'base': 768, 'large': 1024}")
+    result = repo.run("docs", "--update-outputs")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "docs/page.md:21: line 1 of the output starts with >>>, which a session reads as a prompt" \
+        in result.stdout.str()
+    assert page.read_text() == expected
+    again = repo.run("docs")
+    assert summary(again) == "blocks: 1 verified, 0 structural, 0 unchecked, 0 skipped, 1 failed, 0 not run"
+
+
+# One page of each kind an update could damage: (page, documented lines an update must replace).
+EVERY_KIND = {
+    "docs/a_exception.md": ("""
+        <!-- pytest-codeblocks:expect-exception -->
+        ```python
+        print("reading the vocabulary")
+        open("no-such-vocab.txt")
+        ```
+
+        ```text title="Output"
+        reading the vocabulary
+        Traceback (most recent call last):
+          File "tokenize.py", line 2, in <module>
+        FileNotFoundError: vocab.txt
+        ```
+    """, ["FileNotFoundError: vocab.txt"]),
+    "docs/b_numbers.md": ("""
+        ```python
+        import torch
+        print(torch.tensor([0., 1.]))
+        print({"third": 1 / 3})
+        ```
+
+        ```text title="Output"
+        tensor([1., 0.])
+        {'third': 0.33}
+        ```
+
+        ```python
+        print({"[PAD]", "[CLS]", "[SEP]"})
+        ```
+
+        ```text title="Output"
+        {'[SEP]', '[PAD]', '[CLS]'}
+        ```
+    """, ["tensor([1., 0.])", "{'third': 0.33}"]),
+    "docs/c_json.md": ("""
+        ```python
+        import json
+        print(json.dumps({"heads": 12, "layers": 6}, indent=2))
+        ```
+
+        ```json title="Output"
+        {
+          "heads": 12,
+          "layers": 12
+        }
+        ```
+    """, ['  "layers": 12']),
+    "docs/d_session.md": ("""
+        ```pycon
+        >>> total = 0
+        >>> for n in [1, 2, 3]:
+        ...     total += n
+        >>> total
+        7
+        >>> print("done")
+        done
+        ```
+    """, ["7"]),
+    "docs/e_refused.md": ("""
+        ```python
+        print("caf" + b"\\xe9".decode("utf-8", errors="surrogateescape"))
+        ```
+
+        ```text title="Output"
+        café
+        ```
+
+        ```python
+        counts = {"a": 1}
+        counts["a"]
+        ```
+
+        ```text title="Output"
+        1
+        ```
+    """, []),
+    "docs/f_fences.md": ("""
+        ```python
+        print("```")
+        print('--8<-- "snippets/none.py"')
+        print("\\x1b[33mwarm\\x1b[0m")
+        ```
+
+        ````text title="Output"
+        ```
+        ;--8<-- "snippets/none.py"
+        cold
+        ````
+    """, ["cold"]),
+}
+
+
+def test_one_update_over_every_kind_loses_no_documented_line_that_should_stay(repo):
+    pages = {name: repo.write(name, text) for name, (text, _) in EVERY_KIND.items()}
+    before = {name: path.read_text().splitlines() for name, path in pages.items()}
+    result = repo.run("docs", "--update-outputs")
+    assert summary(result) == "blocks: 6 verified, 0 structural, 0 unchecked, 0 skipped, 2 failed, 0 not run"
+    for name, path in pages.items():
+        after = path.read_text().splitlines()
+        lost = [line for line in before[name] if line not in after]
+        assert lost == EVERY_KIND[name][1], name
+    assert summary(repo.run("docs")) == "blocks: 6 verified, 0 structural, 0 unchecked, 0 skipped, 2 failed, 0 not run"

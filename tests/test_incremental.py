@@ -60,6 +60,11 @@ def test_what_decides_the_verdict_changes_the_fingerprint(tmp_path, edit):
     assert fingerprint(tmp_path, PAGE.replace(*edit, 1)) != fingerprint(tmp_path, PAGE)
 
 
+def test_the_output_a_session_shows_changes_the_fingerprint(tmp_path):
+    session = "# A session\n\n```pycon\n>>> 2 + 3\n5\n```\n"
+    assert fingerprint(tmp_path, session.replace("\n5\n", "\n6\n")) != fingerprint(tmp_path, session)
+
+
 @pytest.mark.parametrize("package", sorted(VERSIONS))
 def test_versions_change_the_fingerprint(tmp_path, package):
     assert fingerprint(tmp_path, PAGE, versions={**VERSIONS, package: "9.9"}) != fingerprint(tmp_path, PAGE)

@@ -15,8 +15,8 @@ def kinds(text: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("text, value, is_float, unit", [
     ("42", 42, False, 1.0), ("-7", -7, False, 1.0), ("1.6123", 1.6123, True, 1e-4), ("-3.3464", -3.3464, True, 1e-4),
-    ("1e-05", 1e-05, True, 1e-5), ("4.0195e-02", 0.040195, True, 1e-6), ("1.", 1.0, True, 1.0),
-    ("0.9598047137260437", 0.9598047137260437, True, 1e-16), (".5", 0.5, True, 0.1), ("2E+3", 2000.0, True, 1000.0),
+    ("1e-05", 1e-05, True, 0.0), ("4.0195e-02", 0.040195, True, 1e-6), ("1.", 1.0, True, 0.0), ("0.", 0.0, True, 0.0),
+    ("0.9598047137260437", 0.9598047137260437, True, 1e-16), (".5", 0.5, True, 0.1), ("2E+3", 2000.0, True, 0.0),
 ])
 def test_numbers(text, value, is_float, unit):
     [token] = tokenize(text)
