@@ -26,6 +26,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from harness import weights_use
+
 STDOUT_LIMIT = 1_000_000  # characters of a block's stdout kept; the rest is only counted
 TRACEBACK_LIMIT = 50_000
 STOPS = ("raised", "timed out", "died")  # after these the page's state is broken: later blocks do not run
@@ -65,6 +67,10 @@ class BlockRun:
     # expressions it compiled ((pattern, flags), as re caches them). Later pages' processes warm them up front.
     imported: tuple[str, ...] = ()
     compiled: tuple[tuple[str | bytes, int], ...] = ()
+    # What the page loaded so far and where from (weights_use.py), and whether the block printed after a
+    # stand-in's weights were read (None: cannot tell, so its weight-dependent figures are not trusted).
+    weights: tuple[dict, ...] = ()
+    printed_after_stand_in: bool | None = None
     # Files of the repo the page's process had imported by the end of this block (repo-relative, the harness's
     # own excepted): what --changed-only must hash besides the page.
     repo_files: tuple[str, ...] = ()
@@ -375,6 +381,7 @@ def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     """Run one block in `namespace` with stdout captured; any exception, SystemExit included, is its result."""
     modules, patterns = set(sys.modules), set(_regex_cache())
     _capture.start()
+    watch = weights_use.block_start(_written)
     start = time.perf_counter()
     try:
         exec(compile_block(block, filename), namespace)
@@ -383,10 +390,12 @@ def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
         status, text = ("ok" if _expected(block, err, namespace) else "raised"), _format(err, filename, block)
     stdout, dropped = _capture.take()
     duration = time.perf_counter() - start
+    weights, printed_after_stand_in = weights_use.block_end(watch, _written())
     imported = tuple(name for name in sys.modules.keys() - modules if _installed(sys.modules.get(name)))
     compiled = tuple((key[1], key[2]) for key in _regex_cache() if key not in patterns)
     return BlockRun(block.index, status, stdout, dropped, text[-TRACEBACK_LIMIT:], duration,
-                    imported=imported, compiled=compiled, repo_files=_repo_files())
+                    imported=imported, compiled=compiled, repo_files=_repo_files(), weights=weights,
+                    printed_after_stand_in=printed_after_stand_in)
 
 
 def _run_session(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
@@ -446,6 +455,12 @@ def _repo_files(root: str | None = None) -> tuple[str, ...]:
                   and name not in ("__main__", "__mp_main__"))
         _repo_modules[name] = os.path.relpath(path, root).replace(os.sep, "/") if inside else None
     return tuple(sorted({path for path in _repo_modules.values() if path}))
+
+
+def _written() -> int:
+    """Bytes the running block has written to stdout so far (weights_use.py compares it with a stand-in's read)."""
+    _capture.flush()
+    return os.fstat(_capture.fd).st_size
 
 
 def _expected(block: BlockCode, err: BaseException, namespace: dict) -> bool:

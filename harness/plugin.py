@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import incremental, report, rewrite
+from harness import incremental, record, report, rewrite
 from harness.checkpoints import PagePlan
 from harness.markers import CONDITION_GLOBALS
 from harness.page import PYTHON, SESSIONS, SHELLS, Block, PageError, display_path, parse_page
@@ -35,7 +35,7 @@ LANGUAGES = {"harness": PYTHON | SHELLS | SESSIONS, "codeblocks": frozenset({"py
 HARNESS_MARKS = {"skip", "skipif", "xfail", "tolerance"}  # marks the harness itself acts on (harness/markers.py)
 # How pytest's outcome words count the harness's verdicts (printed under the summary line).
 PYTEST_WORDS = {"passed": ("verified", "structural", "unchecked"), "xfailed": ("xfailed",),
-                "xpassed": ("xpassed",), "skipped": ("skipped", "not run", incremental.STATUS),
+                "xpassed": ("xpassed",), "skipped": ("skipped", "not run", "earlier"),
                 "failed": ("failed",)}
 
 
@@ -161,6 +161,7 @@ class Harness:
         if self.tally.records or self.tally.errors:
             terminalreporter.write_line(self.tally.summary_line())
         counts = self.tally.counts()
+        counts["earlier"] = sum(self.tally.counts(earlier=True).values())  # --changed-only: pages not re-run
         words = [f"{word} = {' + '.join(v for v in verdicts if counts.get(v))} "
                  f"({sum(counts.get(v, 0) for v in verdicts)})"
                  for word, verdicts in PYTEST_WORDS.items() if any(counts.get(v) for v in verdicts)]
@@ -188,7 +189,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager) -> None:
     group.addoption("--require-models", action="store_true",
                     help="fail pages whose checkpoints are not cached, instead of running them with stand-ins")
     group.addoption("--changed-only", action="store_true",
-                    help="re-verify only pages changed since they last passed; the others are 'verified earlier'")
+                    help="re-verify only pages changed since they last passed; the others keep their earlier "
+                          "verdicts ('structural, earlier on DATE (unchanged)')")
     group.addoption("--repeat", type=int, default=1, metavar="N",
                     help="run each page N times (the later runs each in a new interpreter) and name the blocks "
                          "whose output changes between runs; every run's output is compared")
@@ -237,6 +239,7 @@ class MarkdownPage(pytest.File):
     """A page: collects one item per Python block and runs the page once, on demand."""
 
     page = None
+    lock = None
     verdicts: dict[int, Verdict] | None = None
     imports: list[str] = []  # the repo's modules the page's process imported (for --changed-only)
 
@@ -283,10 +286,14 @@ class MarkdownPage(pytest.File):
             except Exception as error:  # a malformed lock file fails the page, with the resolver's words
                 plan = PagePlan(uses=[[] for _ in self.page.blocks], error=f"{type(error).__name__}: {error}")
             self.plan = plan
+            try:
+                self.lock = harness.resolver.lock  # names the facts file of each stand-in, for the record
+            except Exception:  # noqa: BLE001  (a malformed lock already failed the page, through the plan)
+                self.lock = None
             self.fingerprint, earlier = harness.incremental.check(self.page, plan)
-            if earlier:
-                reason = incremental.skip_reason(earlier)
-                self.verdicts = {block.index: Verdict(incremental.STATUS, reason) for block in self.page.blocks}
+            if earlier:  # --changed-only, page unchanged: each block keeps its earlier verdict, never a raised one
+                when, verdicts = earlier
+                self.verdicts = {i: Verdict(v, incremental.skip_reason(v, when), earlier=when) for i, v in verdicts.items()}
                 return self.verdicts[index]
             self.verdicts = verify_page(self.page, plan, max(selected, default=index), harness.site.repo_root,
                                         self.config.option.update_outputs, self.config.option.block_timeout,
@@ -363,20 +370,21 @@ class BlockItem(pytest.Item):
         self.user_properties.append(("harness", {
             "page": self.block.page_name, "line": self.block.line, "output_line": output.line if output else None,
             "status": verdict.status, "reason": verdict.reason, "duration": round(verdict.duration, 4),
-            "checkpoints": [{"name": u.name, "revision": u.revision, "weights": u.weights} for u in uses],
+            "checkpoints": record.checkpoints(uses, verdict.weights, self.parent.lock, self.config.rootpath),
+            **({"earlier": verdict.earlier} if verdict.earlier else {}),
             **({"changes_between_runs": verdict.changes} if verdict.changes is not None else {}),
         }))
         self.user_properties.append(self.config.stash[STATE].incremental.page_property(
-            self.parent.page, self.parent.fingerprint, self.parent.imports))
+            self.parent.page, self.parent.fingerprint, self.parent.imports, self.block.index))
         for value in filter(None, [verdict.rewrite, *verdict.rewrites]):
             self.user_properties.append(("harness-rewrite", value))
         if verdict.status == "failed":
             raise BlockFailed(verdict.details)
-        if self.block.expect_exception and verdict.status in ("xfailed", "verified", "structural", "unchecked"):
-            raise ExpectedFailure(verdict.reason)  # it raised as its xfail expects (and its Output holds)
-        if verdict.status in ("skipped", "not run", incremental.STATUS):
+        if verdict.status in ("skipped", "not run") or verdict.earlier:
             # Reported at the block's page and line, not at this line of the harness.
             raise pytest.skip.Exception(verdict.reason, _use_item_location=True)
+        if self.block.expect_exception and verdict.status in ("xfailed", "verified", "structural", "unchecked"):
+            raise ExpectedFailure(verdict.reason)  # it raised as its xfail expects (and its Output holds)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, BlockFailed):

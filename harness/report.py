@@ -28,16 +28,19 @@ class Tally:
         """Count one block's record (a dict with at least "page", "line", "status")."""
         self.records.append(record)
 
-    def counts(self) -> Counter:
-        """Blocks per verdict."""
-        return Counter(record["status"] for record in self.records)
+    def counts(self, earlier: bool = False) -> Counter:
+        """Blocks per verdict reached in this run (earlier=True: verdicts of unchanged pages, not re-run)."""
+        return Counter(record["status"] for record in self.records if bool(record.get("earlier")) == earlier)
 
     def summary_line(self) -> str:
-        """`blocks: N verified, N structural, N unchecked, N skipped, N failed, N not run`."""
+        """`blocks: N verified, N structural, N unchecked, N skipped, N failed, N not run`, then, with
+        --changed-only, `; earlier, pages unchanged: N verified, N structural, ...` (the verdicts themselves)."""
         counts = self.counts()
         line = "blocks: " + ", ".join(f"{counts.get(verdict, 0)} {verdict}" for verdict in VERDICTS)
-        if counts.get("verified earlier"):  # --changed-only: pages not re-run, never counted as verified
-            line += f", {counts['verified earlier']} verified earlier"
+        earlier = self.counts(earlier=True)
+        if earlier:  # --changed-only: pages not re-run keep their own verdicts, counted apart, never raised
+            line += "; earlier, pages unchanged: " + ", ".join(
+                f"{earlier[verdict]} {verdict}" for verdict in (*VERDICTS, *EXPECTED_FAILURES) if earlier.get(verdict))
         for status in EXPECTED_FAILURES:  # pytest.mark.xfail blocks (and pytest-codeblocks' expect-exception)
             if counts.get(status):
                 line += f", {counts[status]} {status}"
@@ -45,9 +48,11 @@ class Tally:
 
     def write(self, path: Path, repo_root: Path) -> None:
         """Write the JSON report: the environment, then one record per block in page order."""
-        records = sorted(self.records, key=lambda record: (record["page"], record["line"]))
-        document = {"environment": environment(repo_root), "blocks": records, "page_errors": self.errors,
-                    **self.sections}
+        env = environment(repo_root)
+        # Each block carries the versions and date it was checked with (the site shows them per output).
+        stamp = {key: env[key] for key in ("python", "torch", "transformers", "tokenizers")} | {"date": env["date"][:10]}
+        records = sorted(({**stamp, **record} for record in self.records), key=lambda r: (r["page"], r["line"]))
+        document = {"environment": env, "blocks": records, "page_errors": self.errors, **self.sections}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

@@ -17,6 +17,7 @@ from harness.runner import STDERR_TAIL, STDOUT_LIMIT, BlockCode, BlockRun, PageR
 from harness.values import iter_tokens, normalize
 
 MAX_CODE_LINES = 40
+STAND_IN_UNREAD = "stand-in checkpoint, but none of its weights was read before the block printed"
 WHITESPACE = re.compile(r"\s+")
 
 
@@ -29,6 +30,8 @@ class Verdict:
     details: str = ""
     duration: float = 0.0
     rewrite: dict | None = None
+    earlier: str | None = None  # --changed-only: when this verdict was reached (the page did not run now)
+    weights: tuple[dict, ...] = ()  # the models the page had loaded by this block, and from where (weights_use.py)
     repo_files: tuple[str, ...] = ()  # the repo's modules the page's process had imported by this block's end
     changes: bool | None = None  # --repeat: True when a later run printed other text (or ended otherwise)
     rewrites: list[dict] = field(default_factory=list)  # a `>>>` session's: one per statement whose output changed
@@ -77,9 +80,17 @@ def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, time
                 verdicts[block.index] = not_run(block, failed)
                 continue
             again = [runs_k[position] for runs_k in later]
-            verdicts[block.index] = judge_runs(page, block, [run, *again], plan.structural(block.index),
-                                               plan.labels, update, timeout, strict_xfail)
+            # A stand-in's weights make an output structural only when they were read before the block printed;
+            # None (the child could not tell) keeps it structural: the weaker verdict stands.
+            structural = plan.structural(block.index) and any(r.printed_after_stand_in is not False
+                                                              for r in [run, *again])
+            verdicts[block.index] = judge_runs(page, block, [run, *again], structural, plan.labels, update, timeout,
+                                               strict_xfail)
             verdicts[block.index].repo_files = tuple(sorted({f for r in [run, *again] for f in r.repo_files}))
+            verdicts[block.index].weights = run.weights
+            if plan.structural(block.index) and not structural and verdicts[block.index].status == "verified" \
+                    and not verdicts[block.index].reason:
+                verdicts[block.index].reason = STAND_IN_UNREAD
             failed = block if verdicts[block.index].status == "failed" else failed
     return verdicts
 
