@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: serve build test chromium notebooks figures fetch-checkpoints update-outputs benchmark
+.PHONY: serve build test chromium notebooks figures fetch-checkpoints update-outputs verify benchmark
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -48,6 +48,11 @@ figures: $(VENV)/.test-installed
 
 update-outputs: $(VENV)/.test-installed
 	$(VENV)/bin/pytest docs README.md --update-outputs
+
+# Runs every page's code and writes the committed record the site shows beside each output
+# (tests/test_verification_record.py fails when it no longer matches a fresh run).
+verify: $(VENV)/.test-installed
+	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest docs -p no:cacheprovider --verification-report verification.json
 
 fetch-checkpoints: $(VENV)/.test-installed
 	$(PY) -m harness fetch

@@ -1,10 +1,11 @@
-"""Command line: `python -m harness notebooks|fetch ...`."""
+"""Command line: `python -m harness notebooks|fetch|new-page ...`."""
 import importlib
 import sys
 
 COMMANDS = {
     "notebooks": ("harness.notebooks", "generate the notebooks from the pages (--check: fail on drift)"),
     "fetch": ("harness.fetch", "download every checkpoint the pages use, pinned by checkpoints.lock"),
+    "new-page": ("harness.new_page", "add a page: page, snippet file, notebook and nav entries (NAME \"Title\")"),
 }
 
 

@@ -26,6 +26,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from harness import weights_use
+
 STDOUT_LIMIT = 1_000_000  # characters of a block's stdout kept; the rest is only counted
 TRACEBACK_LIMIT = 50_000
 STOPS = ("raised", "timed out", "died")  # after these the page's state is broken: later blocks do not run
@@ -46,6 +48,8 @@ class BlockCode:
     shell: str | None = None  # "sh", "bash" or "zsh": a shell block (harness/shell.py), else Python
     # For each code line from an included snippet, (snippet file relative to the repo, its line); else None.
     sources: Sequence[tuple[str, int] | None] = ()
+    # A `>>>` session: (source, page lines, raising is its documented output) per statement; () for other blocks.
+    session: tuple[tuple[str, tuple[int, ...], bool], ...] = ()
 
 
 @dataclass
@@ -63,9 +67,15 @@ class BlockRun:
     # expressions it compiled ((pattern, flags), as re caches them). Later pages' processes warm them up front.
     imported: tuple[str, ...] = ()
     compiled: tuple[tuple[str | bytes, int], ...] = ()
+    # What the page loaded so far and where from (weights_use.py), and whether the block printed after a
+    # stand-in's weights were read (None: cannot tell, so its weight-dependent figures are not trusted).
+    weights: tuple[dict, ...] = ()
+    printed_after_stand_in: bool | None = None
     # Files of the repo the page's process had imported by the end of this block (repo-relative, the harness's
     # own excepted): what --changed-only must hash besides the page.
     repo_files: tuple[str, ...] = ()
+    # A `>>>` session: (stdout, traceback or "") per statement run, in order (a raise it did not document ends it).
+    session: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -207,20 +217,23 @@ def code_origin(block: BlockCode, filename: str) -> tuple[str, Sequence[int]]:
     return files.pop(), lines
 
 
-def compile_block(block: BlockCode, filename: str):
-    """Compile a block so its code objects and errors carry page (or snippet file) lines, not block lines."""
+def compile_block(block: BlockCode, filename: str, mode: str = "exec"):
+    """Compile a block so its code objects and errors carry page (or snippet file) lines, not block lines.
+
+    `mode` "single" compiles one `>>>` statement as the REPL does: an expression's value goes to sys.displayhook.
+    """
     filename, lines = code_origin(block, filename)
 
     def page_line(line: int | None) -> int | None:
         return lines[min(line, len(lines)) - 1] if line and lines else line
 
     try:
-        tree = ast.parse(block.code, filename)
+        tree = ast.parse(block.code, filename, mode)
     except SyntaxError as err:
         # The compiler fills `text` (and measures `offset` in it) by reading `filename` at the block's own line
         # number: the page's line there is another line. Parsed under a name that is no file, they are the block's.
         try:
-            ast.parse(block.code, "<block>")
+            ast.parse(block.code, "<block>", mode)
         except SyntaxError as clean:
             err.text, err.offset, err.end_offset = clean.text, clean.offset, clean.end_offset
         at = err.lineno if err.lineno and err.lineno <= block.code.count("\n") + 1 else None
@@ -240,9 +253,9 @@ def compile_block(block: BlockCode, filename: str):
                 node.end_col_offset = node.col_offset
     # dont_inherit: the harness's own `from __future__` imports must not change the page's code.
     try:
-        return compile(tree, filename, "exec", dont_inherit=True)
+        return compile(tree, filename, mode, dont_inherit=True)
     except ValueError:  # positions Python refuses after mapping: block lines beat no run at all
-        return compile(block.code, filename, "exec", dont_inherit=True)
+        return compile(block.code, filename, mode, dont_inherit=True)
 
 
 def preload(specs) -> None:
@@ -326,7 +339,10 @@ def run_child(inbox, sender, spare: bool = False) -> None:
                          for line, source in zip(block.lines, block.sources) if source)
         namespace = main_namespace(page)
         for block in page.blocks:
-            run = _run_shell(block) if block.shell else _run_block(block, page.filename, namespace)
+            if block.shell:
+                run = _run_shell(block)
+            else:
+                run = (_run_session if block.session else _run_block)(block, page.filename, namespace)
             sys.stderr.flush()
             sender.send_bytes(pickle.dumps(run))
             if run.status in STOPS:
@@ -365,6 +381,7 @@ def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     """Run one block in `namespace` with stdout captured; any exception, SystemExit included, is its result."""
     modules, patterns = set(sys.modules), set(_regex_cache())
     _capture.start()
+    watch = weights_use.block_start(_written)
     start = time.perf_counter()
     try:
         exec(compile_block(block, filename), namespace)
@@ -373,10 +390,48 @@ def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
         status, text = ("ok" if _expected(block, err, namespace) else "raised"), _format(err, filename, block)
     stdout, dropped = _capture.take()
     duration = time.perf_counter() - start
+    weights, printed_after_stand_in = weights_use.block_end(watch, _written())
     imported = tuple(name for name in sys.modules.keys() - modules if _installed(sys.modules.get(name)))
     compiled = tuple((key[1], key[2]) for key in _regex_cache() if key not in patterns)
     return BlockRun(block.index, status, stdout, dropped, text[-TRACEBACK_LIMIT:], duration,
-                    imported=imported, compiled=compiled, repo_files=_repo_files())
+                    imported=imported, compiled=compiled, repo_files=_repo_files(), weights=weights,
+                    printed_after_stand_in=printed_after_stand_in)
+
+
+def _run_session(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
+    """Run a `>>>` session as doctest does: statement by statement, each compiled in "single" mode so its value
+    is shown by sys.displayhook (as at the prompt), each with its own stdout.
+
+    A statement whose output documents a traceback may raise: the session goes on, as in doctest. Any other
+    exception ends the block with status "raised".
+    """
+    results: list[tuple[str, str]] = []
+    modules, patterns = set(sys.modules), set(_regex_cache())
+    status, text, dropped = "ok", "", 0
+    hook, sys.displayhook = sys.displayhook, sys.__displayhook__  # the REPL's: repr() of a value, kept in `_`
+    start = time.perf_counter()
+    try:
+        for source, lines, may_raise in block.session:
+            statement = BlockCode(block.index, source, lines)
+            _capture.start()
+            raised = ""
+            try:
+                exec(compile_block(statement, filename, "single"), namespace)
+            except BaseException as err:  # SystemExit and KeyboardInterrupt end this statement, not the harness
+                raised = _format(err, filename, statement)[-TRACEBACK_LIMIT:]
+            printed, more = _capture.take()
+            results.append((printed, raised))
+            dropped += more
+            if raised and not may_raise:
+                status, text = "raised", raised
+                break
+    finally:
+        sys.displayhook = hook
+    duration = time.perf_counter() - start
+    imported = tuple(name for name in sys.modules.keys() - modules if _installed(sys.modules.get(name)))
+    compiled = tuple((key[1], key[2]) for key in _regex_cache() if key not in patterns)
+    return BlockRun(block.index, status, "".join(printed for printed, _ in results), dropped, text, duration,
+                    imported=imported, compiled=compiled, repo_files=_repo_files(), session=tuple(results))
 
 
 _repo_modules: dict[str, str | None] = {}  # module name → its repo-relative file, or None: scanned once each
@@ -400,6 +455,12 @@ def _repo_files(root: str | None = None) -> tuple[str, ...]:
                   and name not in ("__main__", "__mp_main__"))
         _repo_modules[name] = os.path.relpath(path, root).replace(os.sep, "/") if inside else None
     return tuple(sorted({path for path in _repo_modules.values() if path}))
+
+
+def _written() -> int:
+    """Bytes the running block has written to stdout so far (weights_use.py compares it with a stand-in's read)."""
+    _capture.flush()
+    return os.fstat(_capture.fd).st_size
 
 
 def _expected(block: BlockCode, err: BaseException, namespace: dict) -> bool:

@@ -16,10 +16,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-# pytest's cache key; the value is {"format": FORMAT, "pages": {page_key: {"fingerprint", "verified_at", "imports"}}}.
+# pytest's cache key; the value is {"format": FORMAT, "pages": {page_key: {"fingerprint", "verified_at", "imports",
+# "verdicts"}}}, "verdicts" holding each block's verdict by block index ("0", "1", ...).
 CACHE_KEY = "harness/verified-pages"
-FORMAT = 1
-STATUS = "verified earlier"
+FORMAT = 2  # 1 kept no verdicts: such a record is read as empty (a full run), never as "verified"
 # A page is recorded only when every block ended in one of these; anything else re-runs next time.
 PASSING = frozenset({"verified", "structural", "unchecked", "skipped", "xfailed", "xpassed"})
 PACKAGES = ("torch", "transformers", "tokenizers", "huggingface_hub")
@@ -74,6 +74,8 @@ def page_fingerprint(page: Any, plan: Any, versions: Mapping[str, str],
             "expect_exception": getattr(block, "expect_exception", False),
             "marks": getattr(block, "marks", []), "continues": getattr(block, "continues", False),
             "tolerance": _plain(block.tolerance),
+            # A `>>>` session documents its outputs under its prompts, not in an Output block.
+            "session": [[e.source, e.want.text, e.skip] for e in getattr(block, "session", None) or []],
             "uses": sorted([use.name, use.revision, use.weights] for use in uses),
         })
     state = {
@@ -97,13 +99,13 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def skip_reason(when: str) -> str:
-    """The reason shown for a page not re-run."""
-    return f"{STATUS} on {when} (unchanged)"
+def skip_reason(verdict: str, when: str) -> str:
+    """The reason shown for a block of a page not re-run: its earlier verdict itself, never a raised one."""
+    return f"{verdict}, earlier on {when} (unchanged)"
 
 
 class VerifiedRecord:
-    """Pages that passed, by page key: their fingerprint then and when; a damaged record is empty."""
+    """Pages that passed, by page key: their fingerprint then, when, and each block's verdict; a damaged record is empty."""
 
     def __init__(self, cache: Any, pages: dict[str, dict[str, Any]] | None = None):
         self.cache = cache
@@ -117,11 +119,12 @@ class VerifiedRecord:
         if isinstance(raw, dict) and raw.get("format") == FORMAT and isinstance(raw.get("pages"), dict):
             for key, entry in raw["pages"].items():
                 if (isinstance(entry, dict) and isinstance(entry.get("fingerprint"), str)
-                        and isinstance(entry.get("verified_at"), str)):
+                        and isinstance(entry.get("verified_at"), str) and isinstance(entry.get("verdicts"), dict)
+                        and all(isinstance(v, str) and v in PASSING for v in entry["verdicts"].values())):
                     imports = entry.get("imports", [])
                     imports = [name for name in imports if isinstance(name, str)] if isinstance(imports, list) else []
                     pages[key] = {"fingerprint": entry["fingerprint"], "verified_at": entry["verified_at"],
-                                  "imports": imports}
+                                  "imports": imports, "verdicts": dict(entry["verdicts"])}
         return cls(cache, pages)
 
     def imports(self, page_key: str) -> list[str]:
@@ -133,9 +136,19 @@ class VerifiedRecord:
         entry = self.pages.get(page_key)
         return entry["verified_at"] if entry and entry["fingerprint"] == fingerprint else None
 
-    def record(self, page_key: str, fingerprint: str, when: str, imports: Iterable[str] = ()) -> None:
-        """Remember that the page passed with this fingerprint at `when`, having imported these repo files."""
-        self.pages[page_key] = {"fingerprint": fingerprint, "verified_at": when, "imports": sorted(imports)}
+    def verdicts(self, page_key: str, fingerprint: str) -> dict[int, str] | None:
+        """Each block's verdict (by block index) when the page last passed with this fingerprint, else None."""
+        entry = self.pages.get(page_key)
+        if not entry or entry["fingerprint"] != fingerprint:
+            return None
+        return {int(index): verdict for index, verdict in entry["verdicts"].items() if index.isdigit()}
+
+    def record(self, page_key: str, fingerprint: str, when: str, imports: Iterable[str] = (),
+               verdicts: Mapping[int, str] | None = None) -> None:
+        """Remember that the page passed with this fingerprint at `when`, having imported these repo files, with
+        each block's verdict by index."""
+        self.pages[page_key] = {"fingerprint": fingerprint, "verified_at": when, "imports": sorted(imports),
+                                "verdicts": {str(index): verdict for index, verdict in sorted((verdicts or {}).items())}}
 
     def forget(self, page_key: str) -> None:
         """Drop the page (it failed or changed): the next --changed-only run re-verifies it."""
@@ -181,21 +194,26 @@ class Incremental:
             self._record = VerifiedRecord.load(getattr(self.config, "cache", None))
         return self._record
 
-    def check(self, page: Any, plan: Any) -> tuple[str, str | None]:
+    def check(self, page: Any, plan: Any) -> tuple[str, tuple[str, dict[int, str]] | None]:
         """The page's fingerprint (with the repo modules it imported when it last passed, as they are now), and
-        when it was verified with it if --changed-only may skip it."""
+        (when, verdict by block index) of its earlier run if --changed-only may skip it: only when the record
+        holds a verdict for every block of the page."""
         fingerprint = self.fingerprint(page, plan, self.record.imports(page.name) if self.enabled else [])
-        when = self.record.verified_at(page.name, fingerprint) if self.enabled else None
-        return fingerprint, when
+        if not self.enabled:
+            return fingerprint, None
+        when, verdicts = self.record.verified_at(page.name, fingerprint), self.record.verdicts(page.name, fingerprint)
+        if when is None or verdicts is None or set(verdicts) != {block.index for block in page.blocks}:
+            return fingerprint, None
+        return fingerprint, (when, verdicts)
 
     def fingerprint(self, page: Any, plan: Any, imports: Iterable[str]) -> str:
         """The page's fingerprint with these repo files (repo-relative) as the modules it imports."""
         return page_fingerprint(page, plan, self.versions, imports_digest(self.repo_root, imports))
 
-    def page_property(self, page: Any, fingerprint: str, imports: Iterable[str] = ()) -> tuple[str, dict]:
-        """What a block's report carries so the controller can record the page."""
+    def page_property(self, page: Any, fingerprint: str, imports: Iterable[str] = (), index: int = 0) -> tuple[str, dict]:
+        """What block `index`'s report carries so the controller can record the page."""
         return self.PROPERTY, {"page": page.name, "fingerprint": fingerprint, "blocks": len(page.blocks),
-                               "imports": sorted(imports)}
+                               "imports": sorted(imports), "index": index}
 
     def observe(self, user_properties: Iterable[tuple[str, Any]]) -> None:
         """Note one block's verdict (from its test report's user properties)."""
@@ -203,20 +221,22 @@ class Incremental:
         page, record = properties.get(self.PROPERTY), properties.get("harness")
         if not page or not record:
             return
-        seen = self.seen.setdefault(page["page"], {**page, "statuses": []})
+        seen = self.seen.setdefault(page["page"], {**page, "statuses": [], "verdicts": {}, "earlier": False})
         if seen["fingerprint"] != page["fingerprint"]:
             seen["statuses"].append("failed")  # two versions of a page in one session: trust neither
         seen["statuses"].append(record["status"])
+        seen["verdicts"][page.get("index", len(seen["verdicts"]))] = record["status"]
+        seen["earlier"] = seen["earlier"] or bool(record.get("earlier"))
 
     def finish(self, when: str | None = None) -> None:
         """Record the pages whose every block passed; forget the ones that failed; save."""
         when = when or now()
         for key, seen in self.seen.items():
             statuses = seen["statuses"]
-            if STATUS in statuses:
+            if seen["earlier"]:
                 continue  # not run this time: its earlier record stands as it was
             if len(statuses) == seen["blocks"] and page_passed(statuses):
-                self.record.record(key, seen["fingerprint"], when, seen.get("imports", []))
+                self.record.record(key, seen["fingerprint"], when, seen.get("imports", []), seen["verdicts"])
             elif not page_passed(statuses):
                 self.record.forget(key)
             # A page only partly selected (-k, node ids) proves nothing about its other blocks: left as it was.

@@ -4,6 +4,7 @@ Also used by the notebook generator and a MkDocs hook, so it imports no torch, t
 """
 from __future__ import annotations
 
+import doctest
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +19,15 @@ if TYPE_CHECKING:
 
 PYTHON = frozenset({"python", "py", "python3", "py3"})
 SHELLS = frozenset({"sh", "bash", "zsh"})  # run by that shell (harness/shell.py)
-RUNNABLE = PYTHON | SHELLS
+# Interactive sessions (`>>>` prompts), run doctest-style; a Python block whose first line is a prompt is one too.
+SESSIONS = frozenset({"pycon", "python-repl", "doctest"})
+RUNNABLE = PYTHON | SHELLS | SESSIONS
 NAMESPACES = ("page", "block")  # front matter `namespace:`; see plugin.namespace_of
-OUTPUT_LANGUAGES = frozenset({"text", "output", "txt"})
+PROMPT_RE = re.compile(r">>>(?: |$)")
+DOCTEST_LINE_RE = re.compile(r"line (\d+) of the docstring")
+# A fence titled Output is the output of the code block above it, whatever its language (`json`, `yaml`,
+# `console`, `python` or none): the title is what the reader reads, so it is always compared, never skipped.
+OUTPUT_TITLE = "output"
 FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 OPTION_RE = re.compile(r"""(?P<key>[.#]?[A-Za-z][\w-]*)(?:=(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s}]+)))?""")
 FRONT_MATTER_END = re.compile(r"(?:-{3}|\.{3})[ \t]*")
@@ -72,6 +79,17 @@ class Output:
 
 
 @dataclass
+class Example:
+    """One statement of a `>>>` session (doctest.Example): its source, its page lines, the output shown under it."""
+
+    source: str  # without prompts, ends with "\n"
+    lines: list[int]  # page line of each source line
+    want: Output  # the lines under the prompts (`<BLANKLINE>` read as an empty line); line = the `>>>` line
+    expects_exception: bool = False  # the output documents a traceback (doctest's rule): raising is its output
+    skip: bool = False  # `# doctest: +SKIP`: not run, not compared
+
+
+@dataclass
 class Block:
     """One code block that can run (Python or shell), as the reader copies it, with the page lines it came from."""
 
@@ -97,6 +115,8 @@ class Block:
     continues: bool = False  # pytest-codeblocks:cont: continues the previous block (one chain, one namespace)
     # For each code line from an included snippet: (snippet file relative to the repo, its line); else None.
     code_sources: list[tuple[str, int] | None] = field(default_factory=list)
+    session: list[Example] | None = None  # a `>>>` session: its statements (`code` is their sources, joined)
+    fence: str = "```"  # the opening fence: pytest-codeblocks collects backtick fences only
 
     @property
     def id(self) -> str:
@@ -307,7 +327,7 @@ class _Scanner:
             if self.previous is not None:  # after a fence that does not run, it is that fence's: never compared
                 self.output(start, end, indent, fence, language, text, markers, self.previous, meaning)
             self.previous = self.last = None
-        elif language in OUTPUT_LANGUAGES and (title or "").lower() == "output":
+        elif (title or "").strip().lower() == OUTPUT_TITLE:
             if self.last is None or self.last.indent != indent:
                 raise self.error(line, "Output block is not directly under a Python block (only blank lines "
                                  "may separate them, at the same indentation)")
@@ -320,6 +340,11 @@ class _Scanner:
                 if before is None:
                     raise self.error(markers[0][0], "pytest-codeblocks:cont but no code block before it to continue")
                 language = language if language in RUNNABLE else before.language  # a bare fence: the same language
+                # A chain is one test to pytest-codeblocks: a skip above its first block skips all of it (the rest
+                # could only fail on names the skipped block never defined).
+                for key in ("skip_reason", "importorskip"):
+                    if not meaning.get(key) and getattr(before, key):
+                        meaning[key] = getattr(before, key)
             self.last = self.previous = Block(
                 self.page.path, line, end_line, language, info, title, indent, text,
                 [self.lineno(k) for k in range(start + 1, end)], meaning.get("skip_reason"),
@@ -328,10 +353,45 @@ class _Scanner:
                 tuple(title for _, title in self.admonitions if title), meaning.get("xfail"), meaning["marks"],
                 continues)
             self.last.code_sources = self.sources[start + 1:end]
+            self.last.fence = fence
+            if language in SESSIONS or (language in PYTHON and content and PROMPT_RE.match(content[0])):
+                self.session(self.last, start, end, fence)
             self.page.blocks.append(self.last)
         else:  # a fence that does not run; markers above it are consumed, as pytest-codeblocks does
             self.previous = self.last = None
         return end
+
+    def session(self, block: Block, start: int, end: int, fence: str) -> None:
+        """Read `block` (fence lines `start`..`end`) as a `>>>` session with doctest's own parser."""
+        try:
+            examples = doctest.DocTestParser().get_examples(block.code, block.id)
+        except ValueError as error:  # doctest names the line within the block
+            found = DOCTEST_LINE_RE.search(str(error))
+            line = self.lineno(min(start + int(found[1]), end)) if found else block.line
+            raise self.error(line, f"cannot read the >>> session: {error}") from None
+        block.session, sources = [], []
+        for example in examples:
+            first = start + 1 + example.lineno  # index of the `>>>` line
+            want_start = first + example.source.count("\n")
+            want_end = want_start + example.want.count("\n")
+            # Only a want whose lines (and the lines around it) are page source, in order, can be rewritten.
+            base = self.origins[want_start - 1][0]
+            rewritable = all(self.origins[k] == (base + k - want_start + 1, True)
+                             for k in range(want_start - 1, want_end + 1))
+            text = "".join("\n" if line == "<BLANKLINE>" else line + "\n" for line in example.want.splitlines())
+            indent = block.indent + " " * example.indent
+            want = Output(self.lineno(first), self.lineno(max(want_end - 1, first)), indent, text, base + 1,
+                          base + 1 + want_end - want_start, rewritable, fence, block.language)
+            skip = bool(example.options.get(doctest.OPTIONFLAGS_BY_NAME["SKIP"]))
+            # doctest's rule (the output starts with a traceback header), or as in a block: printed lines first.
+            raises = example.exc_msg is not None or "\nTraceback (most recent call last):" in "\n" + example.want
+            block.session.append(Example(example.source, [self.lineno(k) for k in range(first, want_start)], want,
+                                         raises, skip))
+            sources += [] if skip else self.sources[first:want_start]
+        run = [example for example in block.session if not example.skip]
+        block.code = "".join(example.source for example in run)
+        block.code_lines = [line for example in run for line in example.lines]
+        block.code_sources = sources
 
     def output(self, start, end, indent, fence, language, text, markers, block, meaning) -> None:
         line = self.lineno(start)
@@ -341,6 +401,8 @@ class _Scanner:
         if block.output is not None:
             raise self.error(line, "Output block is not directly under a Python block (only blank lines "
                              "may separate them, at the same indentation): the block already has one")
+        if block.session is not None:
+            raise self.error(line, "Output block under a >>> session: a session shows each output under its prompt")
         first = self.origins[start][0]
         # Only an Output whose every line is page source, in order, can be rewritten in place.
         rewritable = all(self.origins[k] == (first + k - start, True) for k in range(start, end + 1))

@@ -20,21 +20,22 @@ from pathlib import Path
 
 import pytest
 
-from harness import incremental, report, rewrite
+from harness import incremental, record, report, rewrite
 from harness.checkpoints import PagePlan
 from harness.markers import CONDITION_GLOBALS
-from harness.page import PYTHON, SHELLS, Block, PageError, parse_page
+from harness.page import PYTHON, SESSIONS, SHELLS, Block, PageError, display_path, parse_page
 from harness.runner import import_specs
 from harness.snippets import Site
 from harness.verdict import Verdict, verify_page
 
 STATE = pytest.StashKey["Harness"]()
+REFUSED = "--update-outputs refused"  # in the headline of a failed verdict whose rewrite was refused
 # The fence languages each semantics runs: pytest-codeblocks runs `python` fences only (not `py`), and shells.
-LANGUAGES = {"harness": PYTHON | SHELLS, "codeblocks": frozenset({"python"}) | SHELLS}
+LANGUAGES = {"harness": PYTHON | SHELLS | SESSIONS, "codeblocks": frozenset({"python"}) | SHELLS}
 HARNESS_MARKS = {"skip", "skipif", "xfail", "tolerance"}  # marks the harness itself acts on (harness/markers.py)
 # How pytest's outcome words count the harness's verdicts (printed under the summary line).
 PYTEST_WORDS = {"passed": ("verified", "structural", "unchecked"), "xfailed": ("xfailed",),
-                "xpassed": ("xpassed",), "skipped": ("skipped", "not run", incremental.STATUS),
+                "xpassed": ("xpassed",), "skipped": ("skipped", "not run", "earlier"),
                 "failed": ("failed",)}
 
 
@@ -50,6 +51,8 @@ class Harness:
         self.imports: list[str] = []
         self.messages: list[str] = []
         self.unreadable: set[str] = set()
+        self.refused: list[dict] = []  # rewrites refused by the verdict: {"page", "output_line", "why"}
+        self.update_summary: str | None = None
         self._resolver = None
         self._work_dir: str | None = None
 
@@ -90,38 +93,75 @@ class Harness:
         if record is None or report.when != "call":
             return
         self.tally.add(record)
+        if record["status"] == "failed" and REFUSED in record["reason"]:
+            self.refused.append(_refusal(record, report.longreprtext))
         if record.get("changes_between_runs"):
             self.messages.append(f"output changes between runs: {record['page']}:{record['line']}")
         self.incremental.observe(report.user_properties)
         self.rewrites += [rewrite.Rewrite(**value) for key, value in report.user_properties
                           if key == "harness-rewrite"]
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput"):  # the controller cleans up, once
+            return
+        # A run killed during its rewrites (SIGKILL) leaves write_atomic's temp files beside the pages.
+        folders = {self.site.docs_dir.resolve(): True}
+        for arg in self.config.args:
+            path = Path(self.config.invocation_params.dir, arg.split("::")[0]).resolve()
+            if path.is_file():
+                folders.setdefault(path.parent, False)  # a page outside docs/ (README.md): its own folder only
+        removed = [path for folder, recursive in folders.items() for path in rewrite.leftovers(folder, recursive)
+                   if rewrite.remove_leftover(path)]
+        if removed:
+            names = sorted(display_path(path, self.site.repo_root) for path in removed)
+            self.tally.sections["removed_temp_files"] = names
+            self.messages.append(f"removed {len(names)} temp file(s) left by an interrupted update: "
+                                 + ", ".join(names))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):  # an xdist worker: the controller writes
             return
-        if self.rewrites:
-            changed, errors = rewrite.apply_all(self.rewrites)
-            self.messages += [f"outputs updated: {page}" for page in changed] + errors
-            if errors:
+        if self.config.option.update_outputs:
+            try:
+                self._rewrite(session)
+            except Exception as error:  # noqa: BLE001  (the summary and the report must still come)
+                self.messages.append(f"--update-outputs stopped: {type(error).__name__}: {error}")
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            if changed and importlib.util.find_spec("harness.notebooks"):
-                from harness import notebooks  # the notebooks are generated from the pages: they follow
-
-                with contextlib.redirect_stdout(io.StringIO()) as said:  # one summary line, not one per notebook
-                    status = notebooks.main(["--root", str(self.site.repo_root)])
-                written = said.getvalue().count("wrote ")
-                self.messages.append(f"notebooks regenerated from the pages: {written} written (exit status {status})")
         self.incremental.finish()
         if self.config.option.verification_report:
             path = self.config.invocation_params.dir / self.config.option.verification_report
             self.tally.write(path, self.site.repo_root)
             self.messages.append(f"verification report: {path}")
 
+    def _rewrite(self, session: pytest.Session) -> None:
+        """Apply the pending --update-outputs rewrites: each block's change and one summary line (terminal and
+        report), then regenerate the notebooks if a page changed."""
+        applied = rewrite.apply_all(self.rewrites)
+        rewritten = [{"page": r.name, "output_line": r.line, "diff": rewrite.diff(r)} for r in applied.rewritten]
+        refused = self.refused + [{"page": r.name, "output_line": r.line,
+                                   "why": why.removeprefix(f"{r.name}:{r.line}: ")} for r, why in applied.refused]
+        section = report.update_section(rewritten, refused)
+        self.tally.sections["update"] = section
+        self.update_summary = section["summary"]
+        for entry in rewritten:
+            self.messages += [f"{entry['page']}:{entry['output_line']}: Output rewritten"]
+            self.messages += [f"    {line}" for line in entry["diff"]]
+        self.messages += applied.errors
+        if applied.refused:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if applied.pages and importlib.util.find_spec("harness.notebooks"):
+            from harness import notebooks  # the notebooks are generated from the pages: they follow
+
+            with contextlib.redirect_stdout(io.StringIO()) as said:  # one summary line, not one per notebook
+                status = notebooks.main(["--root", str(self.site.repo_root)])
+            written = said.getvalue().count("wrote ")
+            self.messages.append(f"notebooks regenerated from the pages: {written} written (exit status {status})")
+
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.tally.records or self.tally.errors:
             terminalreporter.write_line(self.tally.summary_line())
         counts = self.tally.counts()
+        counts["earlier"] = sum(self.tally.counts(earlier=True).values())  # --changed-only: pages not re-run
         words = [f"{word} = {' + '.join(v for v in verdicts if counts.get(v))} "
                  f"({sum(counts.get(v, 0) for v in verdicts)})"
                  for word, verdicts in PYTEST_WORDS.items() if any(counts.get(v) for v in verdicts)]
@@ -129,6 +169,8 @@ class Harness:
             terminalreporter.write_line("in pytest's words: " + "; ".join(words))
         for message in self.messages:
             terminalreporter.write_line(message)
+        if self.update_summary:  # the last line of an update, whatever else was said
+            terminalreporter.write_line(self.update_summary)
 
 
 def _codeblocks_plugin_active(pluginmanager) -> bool:
@@ -147,7 +189,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager) -> None:
     group.addoption("--require-models", action="store_true",
                     help="fail pages whose checkpoints are not cached, instead of running them with stand-ins")
     group.addoption("--changed-only", action="store_true",
-                    help="re-verify only pages changed since they last passed; the others are 'verified earlier'")
+                    help="re-verify only pages changed since they last passed; the others keep their earlier "
+                          "verdicts ('structural, earlier on DATE (unchanged)')")
     group.addoption("--repeat", type=int, default=1, metavar="N",
                     help="run each page N times (the later runs each in a new interpreter) and name the blocks "
                          "whose output changes between runs; every run's output is compared")
@@ -196,6 +239,7 @@ class MarkdownPage(pytest.File):
     """A page: collects one item per Python block and runs the page once, on demand."""
 
     page = None
+    lock = None
     verdicts: dict[int, Verdict] | None = None
     imports: list[str] = []  # the repo's modules the page's process imported (for --changed-only)
 
@@ -207,7 +251,9 @@ class MarkdownPage(pytest.File):
             raise PageUnreadable(error) from None
         names: set[str] = set()
         languages = LANGUAGES["codeblocks" if self.config.option.codeblocks else "harness"]
-        self.blocks = [block for block in self.page.blocks if block.language in languages]
+        # pytest-codeblocks reads ``` fences only: under its semantics a ~~~ fence is an illustration.
+        self.blocks = [block for block in self.page.blocks if block.language in languages
+                       and (block.fence.startswith("`") or not self.config.option.codeblocks)]
         for block in self.blocks:
             name = f"line {block.line}"
             name = name if name not in names else f"{name} (block {block.index + 1})"
@@ -240,10 +286,14 @@ class MarkdownPage(pytest.File):
             except Exception as error:  # a malformed lock file fails the page, with the resolver's words
                 plan = PagePlan(uses=[[] for _ in self.page.blocks], error=f"{type(error).__name__}: {error}")
             self.plan = plan
+            try:
+                self.lock = harness.resolver.lock  # names the facts file of each stand-in, for the record
+            except Exception:  # noqa: BLE001  (a malformed lock already failed the page, through the plan)
+                self.lock = None
             self.fingerprint, earlier = harness.incremental.check(self.page, plan)
-            if earlier:
-                reason = incremental.skip_reason(earlier)
-                self.verdicts = {block.index: Verdict(incremental.STATUS, reason) for block in self.page.blocks}
+            if earlier:  # --changed-only, page unchanged: each block keeps its earlier verdict, never a raised one
+                when, verdicts = earlier
+                self.verdicts = {i: Verdict(v, incremental.skip_reason(v, when), earlier=when) for i, v in verdicts.items()}
                 return self.verdicts[index]
             self.verdicts = verify_page(self.page, plan, max(selected, default=index), harness.site.repo_root,
                                         self.config.option.update_outputs, self.config.option.block_timeout,
@@ -320,20 +370,21 @@ class BlockItem(pytest.Item):
         self.user_properties.append(("harness", {
             "page": self.block.page_name, "line": self.block.line, "output_line": output.line if output else None,
             "status": verdict.status, "reason": verdict.reason, "duration": round(verdict.duration, 4),
-            "checkpoints": [{"name": u.name, "revision": u.revision, "weights": u.weights} for u in uses],
+            "checkpoints": record.checkpoints(uses, verdict.weights, self.parent.lock, self.config.rootpath),
+            **({"earlier": verdict.earlier} if verdict.earlier else {}),
             **({"changes_between_runs": verdict.changes} if verdict.changes is not None else {}),
         }))
         self.user_properties.append(self.config.stash[STATE].incremental.page_property(
-            self.parent.page, self.parent.fingerprint, self.parent.imports))
-        if verdict.rewrite:
-            self.user_properties.append(("harness-rewrite", verdict.rewrite))
+            self.parent.page, self.parent.fingerprint, self.parent.imports, self.block.index))
+        for value in filter(None, [verdict.rewrite, *verdict.rewrites]):
+            self.user_properties.append(("harness-rewrite", value))
         if verdict.status == "failed":
             raise BlockFailed(verdict.details)
-        if self.block.expect_exception and verdict.status in ("xfailed", "verified", "structural", "unchecked"):
-            raise ExpectedFailure(verdict.reason)  # it raised as its xfail expects (and its Output holds)
-        if verdict.status in ("skipped", "not run", incremental.STATUS):
+        if verdict.status in ("skipped", "not run") or verdict.earlier:
             # Reported at the block's page and line, not at this line of the harness.
             raise pytest.skip.Exception(verdict.reason, _use_item_location=True)
+        if self.block.expect_exception and verdict.status in ("xfailed", "verified", "structural", "unchecked"):
+            raise ExpectedFailure(verdict.reason)  # it raised as its xfail expects (and its Output holds)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, BlockFailed):
@@ -342,6 +393,15 @@ class BlockItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, self.block.line - 1, f"block at {self.block.id}"
+
+
+def _refusal(record: dict, details: str) -> dict:
+    """A rewrite the verdict refused: its Output block and why, in the RewriteError's words from the failure
+    report (the line "page:line: why" under the headline); the headline itself when no such line is there."""
+    line = record["output_line"] or record["line"]
+    where = f"{record['page']}:{line}: "
+    why = next((text[len(where):] for text in details.splitlines()[1:] if text.startswith(where)), None)
+    return {"page": record["page"], "output_line": line, "why": why or record["reason"]}
 
 
 def _harness_record(report: pytest.TestReport) -> dict | None:

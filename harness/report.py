@@ -22,21 +22,25 @@ class Tally:
     def __init__(self) -> None:
         self.records: list[dict] = []
         self.errors: list[dict] = []  # pages that could not be read: {"page", "line", "message"}
+        self.sections: dict[str, object] = {}  # more top-level keys of the JSON report ("update", ...)
 
     def add(self, record: dict) -> None:
         """Count one block's record (a dict with at least "page", "line", "status")."""
         self.records.append(record)
 
-    def counts(self) -> Counter:
-        """Blocks per verdict."""
-        return Counter(record["status"] for record in self.records)
+    def counts(self, earlier: bool = False) -> Counter:
+        """Blocks per verdict reached in this run (earlier=True: verdicts of unchanged pages, not re-run)."""
+        return Counter(record["status"] for record in self.records if bool(record.get("earlier")) == earlier)
 
     def summary_line(self) -> str:
-        """`blocks: N verified, N structural, N unchecked, N skipped, N failed, N not run`."""
+        """`blocks: N verified, N structural, N unchecked, N skipped, N failed, N not run`, then, with
+        --changed-only, `; earlier, pages unchanged: N verified, N structural, ...` (the verdicts themselves)."""
         counts = self.counts()
         line = "blocks: " + ", ".join(f"{counts.get(verdict, 0)} {verdict}" for verdict in VERDICTS)
-        if counts.get("verified earlier"):  # --changed-only: pages not re-run, never counted as verified
-            line += f", {counts['verified earlier']} verified earlier"
+        earlier = self.counts(earlier=True)
+        if earlier:  # --changed-only: pages not re-run keep their own verdicts, counted apart, never raised
+            line += "; earlier, pages unchanged: " + ", ".join(
+                f"{earlier[verdict]} {verdict}" for verdict in (*VERDICTS, *EXPECTED_FAILURES) if earlier.get(verdict))
         for status in EXPECTED_FAILURES:  # pytest.mark.xfail blocks (and pytest-codeblocks' expect-exception)
             if counts.get(status):
                 line += f", {counts[status]} {status}"
@@ -44,10 +48,34 @@ class Tally:
 
     def write(self, path: Path, repo_root: Path) -> None:
         """Write the JSON report: the environment, then one record per block in page order."""
-        records = sorted(self.records, key=lambda record: (record["page"], record["line"]))
-        document = {"environment": environment(repo_root), "blocks": records, "page_errors": self.errors}
+        env = environment(repo_root)
+        # Each block carries the versions and date it was checked with (the site shows them per output).
+        stamp = {key: env[key] for key in ("python", "torch", "transformers", "tokenizers")} | {"date": env["date"][:10]}
+        records = sorted(({**stamp, **record} for record in self.records), key=lambda r: (r["page"], r["line"]))
+        document = {"environment": env, "blocks": records, "page_errors": self.errors, **self.sections}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def update_section(rewritten: list[dict], refused: list[dict]) -> dict:
+    """What --update-outputs did, for the report and the terminal.
+
+    `rewritten`: {"page", "output_line", "diff": ["- old", "+ new", ...]}; `refused`: {"page", "output_line", "why"}.
+    The summary reads "N blocks rewritten in M pages, K refused" and then, per reason, why and where.
+    """
+    pages = len({entry["page"] for entry in rewritten})
+    summary = (f"--update-outputs: {_count(len(rewritten), 'block')} rewritten in {_count(pages, 'page')}, "
+               f"{len(refused)} refused")
+    places: dict[str, list[str]] = {}
+    for entry in refused:
+        places.setdefault(entry["why"], []).append(f"{entry['page']}:{entry['output_line']}")
+    if places:
+        summary += ": " + "; ".join(f"{why} ({', '.join(where)})" for why, where in places.items())
+    return {"rewritten": rewritten, "refused": refused, "summary": summary}
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def environment(repo_root: Path) -> dict:

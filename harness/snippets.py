@@ -176,7 +176,9 @@ class Site:
             where = chunk[1] if len(chunk) == 3 else chunk[0]
             detail = "" if index < n_page else " (auto_append in mkdocs.yml)"
             raise PageError(page, first_line + line, f"{error}: {where.strip()}{detail}") from None
-        verbatim = index < n_page and expanded == chunk
+        # An escaped `;--8<--` line is the page's own text, shown one `;` shorter: page source all the same.
+        escaped = len(chunk) == len(expanded) == 1 and _escaped(pre, chunk[0])
+        verbatim = index < n_page and (expanded == chunk or escaped)
         out.extend(expanded)
         origins.extend((line, verbatim) for _ in expanded)
         if len(self._reads) == 1 and not verbatim:
@@ -203,3 +205,9 @@ def _find_lines(expanded: list[str], name: str, file_lines: list[str]) -> list[S
         found.append((name, hit + 1) if hit is not None else None)
         at = hit + 1 if hit is not None else at
     return found
+
+
+def _escaped(pre, line: str) -> bool:
+    """True for a line of escaped snippet notation (`;--8<-- "x"`, `# ;--8<-- [start:x]`): text, not an include."""
+    match = pre.RE_ALL_SNIPPETS.match(line) or pre.match_section(line)
+    return bool(match and match.group("escape"))

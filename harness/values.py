@@ -1,6 +1,8 @@
 """Printed output as tokens: numbers, strings, names, punctuation, each with where it sits (`logits[0][1]`).
 
-Whitespace is not a token: torch wraps and aligns tensors differently for the same values.
+Whitespace is not a token but each token keeps the whitespace before it (`gap`) and how many brackets are open
+around it (`depth`): torch wraps and aligns tensors differently for the same values, so inside brackets
+whitespace is free, while outside them the comparison holds lines and spaces to what was printed.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ TOKEN_RE = re.compile(
     # A number ends where a word would go on (`12abc`, `4.57.1` are names); `nan`, `inf` are numbers too.
     (?P<number>-?(?:(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf)(?!\w|\.\d))
     |(?P<string>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
-    |(?P<name>\w+(?:\.\w+)*)
+    # A lone surrogate (undecodable bytes) stays inside its word: `caf\udce9` is one name, shown as such.
+    |(?P<name>[\w\ud800-\udfff]+(?:\.[\w\ud800-\udfff]+)*)
     |(?P<punct>\.\.\.|->|==|!=|<=|>=|\*\*|//|\S)
     )""",
     re.VERBOSE,
@@ -27,6 +30,8 @@ CLOSERS = {")", "]", "}"}
 CLOSER_OF = {"(": ")", "call": ")", "[": "]", "{": "}", "top": ""}
 IDENTIFIER_RE = re.compile(r"[A-Za-z_]\w*")
 ADDRESS_RE = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+# What a terminal shows of colour and cursor codes: nothing (ECMA-48 CSI sequences, OSC titles and links).
+ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
 
 def _temp_dirs() -> list[str]:
@@ -34,15 +39,31 @@ def _temp_dirs() -> list[str]:
     return sorted((d.rstrip("/") for d in dirs if d and d != "/"), key=len, reverse=True)
 
 
-# Absolute paths under a temporary directory differ on every run: the whole path becomes `<tmp>`.
-TEMP_PATH_RE = re.compile(r"(?<![\w./-])(?:%s)(?![\w.-])(?:/[^\s'\"(){}\[\],;<>]*)?"
+# Absolute paths under a temporary directory differ on every run: their folders become `<tmp>`. The file name
+# stays (a page printing /tmp/x/model.bin must not pass for one printing /tmp/y/config.json), unless it is a
+# name tempfile or pytest made up (tmpab12cd_x, pytest-3, test_a0).
+TEMP_PATH_RE = re.compile(r"(?<![\w./-])(?:%s)(?![\w.-])(?:/(?P<rest>[^\s'\"(){}\[\],;<>]*))?"
                           % "|".join(map(re.escape, _temp_dirs())))
+MADE_UP_NAME_RE = re.compile(r"tmp[a-z0-9_]{8}|tmp\w*\d\w*|pytest-(?:of-)?\w+|test_\w+\d")
+
+
+def _temp_path(match: re.Match) -> str:
+    name = (match["rest"] or "").rstrip("/").rpartition("/")[2]
+    return "<tmp>" if not name or MADE_UP_NAME_RE.fullmatch(name) else f"<tmp>/{name}"
 
 
 def normalize(text: str) -> str:
-    """`text` with run-dependent parts replaced: memory addresses, temporary paths, the home directory."""
+    """`text` as a reader would see it, with run-dependent parts replaced.
+
+    Colour codes are dropped (a terminal shows none of them), line endings become \\n; memory addresses,
+    temporary paths and the home directory become placeholders.
+    """
+    if "\x1b" in text:
+        text = ANSI_RE.sub("", text)
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
     text = ADDRESS_RE.sub("0xADDRESS", text)
-    text = TEMP_PATH_RE.sub("<tmp>", text)
+    text = TEMP_PATH_RE.sub(_temp_path, text)
     home = os.path.expanduser("~")
     return text.replace(home + "/", "~/") if home not in ("", "/", "~") else text
 
@@ -56,6 +77,8 @@ class Token:
     value: Any  # int or float for numbers, the unquoted content for strings, else the text
     where: tuple = ()
     line: int = 1  # 1-based line of the printed text
+    gap: str = ""  # the whitespace printed before it
+    depth: int = 0  # brackets open around it (its own opening bracket not counted, its closing one counted)
 
     @property
     def is_float(self) -> bool:
@@ -64,12 +87,17 @@ class Token:
 
     @property
     def unit(self) -> float:
-        """One unit in the last digit written: 1.6123 → 1e-4, 4.0195e-02 → 1e-6, 1. → 1."""
+        """One unit in the last digit written: 1.6123 → 1e-4, 4.0195e-02 → 1e-6; 0 when no digit follows the point.
+
+        A float written without decimals (`1.`, `0.`, `1e-05`) is an exact value, not a rounded one: torch prints
+        a tensor of whole numbers as `tensor([1., 0.])`, Python's repr the shortest exact form. Granting it a unit
+        would accept `1.` for `0.`; it gets only the relative tolerance any float gets.
+        """
         if self.kind != "number" or not math.isfinite(self.value):
             return 0.0
         mantissa, _, exponent = self.text.lower().partition("e")
         decimals = len(mantissa.partition(".")[2])
-        return 10.0 ** (int(exponent or 0) - decimals)
+        return 10.0 ** (int(exponent or 0) - decimals) if decimals or not self.is_float else 0.0
 
     @property
     def path(self) -> str:
@@ -136,7 +164,8 @@ def iter_tokens(text: str) -> Iterator[Token]:
             line += newlines
             if len(frames) == 1 and frames[0].key is not None:  # a top-level `name = ` lasts one line
                 frames[0].key, where = None, ()
-        token = Token(kind, token_text, _value(kind, token_text), where, line)
+        token = Token(kind, token_text, _value(kind, token_text), where, line,
+                      text[match.start():start] if start > match.start() else "", len(frames) - 1)
         yield token
         if kind == "punct":
             top = frames[-1]

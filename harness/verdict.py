@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.compare import compare, tolerance_of
+from harness.compare import compare, compare_raised, exception_of, split_documented, tolerance_of
 from harness.page import SHELLS, Block, Page
 from harness.rewrite import RewriteError, request
 from harness.runner import STDERR_TAIL, STDOUT_LIMIT, BlockCode, BlockRun, PageRun, run_page
-from harness.values import iter_tokens
+from harness.values import iter_tokens, normalize
 
 MAX_CODE_LINES = 40
+STAND_IN_UNREAD = "stand-in checkpoint, but none of its weights was read before the block printed"
 WHITESPACE = re.compile(r"\s+")
 
 
@@ -29,8 +30,11 @@ class Verdict:
     details: str = ""
     duration: float = 0.0
     rewrite: dict | None = None
+    earlier: str | None = None  # --changed-only: when this verdict was reached (the page did not run now)
+    weights: tuple[dict, ...] = ()  # the models the page had loaded by this block, and from where (weights_use.py)
     repo_files: tuple[str, ...] = ()  # the repo's modules the page's process had imported by this block's end
     changes: bool | None = None  # --repeat: True when a later run printed other text (or ended otherwise)
+    rewrites: list[dict] = field(default_factory=list)  # a `>>>` session's: one per statement whose output changed
 
 
 def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, timeout: float,
@@ -65,7 +69,8 @@ def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, time
         return verdicts
     for group in (chains(page, runnable) if namespace == "block" else [runnable]):
         codes = [BlockCode(b.index, b.code, b.code_lines, b.expect_exception, (b.xfail or {}).get("raises"),
-                           b.language if b.language in SHELLS else None, b.code_sources) for b in group]
+                           b.language if b.language in SHELLS else None, b.code_sources, _session_code(b))
+                 for b in group]
         page_run = PageRun(page.name, page.text, codes, dict(plan.env), str(repo_root), main_file(page))
         runs = run_page(page_run, timeout, imports)
         later = [run_page(page_run, timeout, imports, fresh=True) for _ in range(repeat - 1)]
@@ -75,9 +80,17 @@ def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, time
                 verdicts[block.index] = not_run(block, failed)
                 continue
             again = [runs_k[position] for runs_k in later]
-            verdicts[block.index] = judge_runs(page, block, [run, *again], plan.structural(block.index),
-                                               plan.labels, update, timeout, strict_xfail)
+            # A stand-in's weights make an output structural only when they were read before the block printed;
+            # None (the child could not tell) keeps it structural: the weaker verdict stands.
+            structural = plan.structural(block.index) and any(r.printed_after_stand_in is not False
+                                                              for r in [run, *again])
+            verdicts[block.index] = judge_runs(page, block, [run, *again], structural, plan.labels, update, timeout,
+                                               strict_xfail)
             verdicts[block.index].repo_files = tuple(sorted({f for r in [run, *again] for f in r.repo_files}))
+            verdicts[block.index].weights = run.weights
+            if plan.structural(block.index) and not structural and verdicts[block.index].status == "verified" \
+                    and not verdicts[block.index].reason:
+                verdicts[block.index].reason = STAND_IN_UNREAD
             failed = block if verdicts[block.index].status == "failed" else failed
     return verdicts
 
@@ -147,6 +160,8 @@ def judge(page: Page, block: Block, run: BlockRun, structural: bool, labels: fro
             return _failed(block, run, f"[XPASS(strict)] block at {where} was expected to fail (pytest.mark.xfail"
                            f"{'' if not xfail['reason'] else ': ' + xfail['reason']}) but passed")
         return Verdict("xpassed", "expected to fail (pytest.mark.xfail) but passed", duration=run.duration)
+    if block.session is not None:
+        return judge_session(page, block, run, structural, labels, update)
     if block.expect_exception and block.output is None:
         reason = "failed as expected (pytest.mark.xfail" + (f": {xfail['reason']})" if xfail["reason"] else ")")
         return Verdict("xfailed", reason, duration=run.duration)
@@ -154,24 +169,40 @@ def judge(page: Page, block: Block, run: BlockRun, structural: bool, labels: fro
         return Verdict("unchecked", "no Output block", duration=run.duration)
     status = "structural" if structural else "verified"
     expected, actual = block.output.text, run.stdout
+    # It raised, as expected: the exception it documents is part of its output (a shell's exit status is not).
+    raised = block.expect_exception and run.traceback and block.language not in SHELLS
     if block.output.ignore_whitespace:  # pytest-codeblocks:expected-output-ignore-whitespace
         expected, actual = WHITESPACE.sub("", expected), WHITESPACE.sub("", actual)
-    comparison = compare(expected, actual, tolerance_of(block), labels if structural else None)
+        comparison = compare(expected, actual, tolerance_of(block), labels if structural else None)
+    elif raised:
+        comparison = compare_raised(expected, actual, run.traceback, tolerance_of(block),
+                                    labels if structural else None)
+    else:
+        comparison = compare(expected, actual, tolerance_of(block), labels if structural else None)
     if comparison.ok:
         return Verdict(status, "stand-in weights: floats not compared" if structural else "", duration=run.duration)
-    headline = f"printed output differs from the Output block at {page.name}:{block.output.line}"
+    output_at = f"{page.name}:{block.output.line}"
+    headline = f"printed output differs from the Output block at {output_at}"
+    if comparison.mismatches and comparison.mismatches[0].kind == "exception":
+        headline = f"the block raised an exception other than the one the Output block at {output_at} documents"
     truncated = (f"(the block printed {STDOUT_LIMIT + run.dropped:,} characters; the first {STDOUT_LIMIT:,} "
                  "were kept)") if run.dropped else ""
     if not update:
         return _failed(block, run, headline, comparison.message, truncated)
+    new = run.stdout
+    if raised:  # the documented traceback's header and stack stay, its exception line is rewritten
+        new = split_documented(block.output.text).rewritten(run.stdout, exception_of(run.traceback))
     try:
         if run.dropped:
-            raise RewriteError(f"{page.name}:{block.output.line}: the output is too long to write into a page")
-        if structural and any(token.is_float for token in iter_tokens(run.stdout)):
-            raise RewriteError(f"{page.name}:{block.output.line}: not rewritten: the block ran with stand-in "
+            raise RewriteError(f"{output_at}: the output is too long to write into a page")
+        if not normalize(new).strip():
+            raise RewriteError(f"{output_at}: the block printed nothing, and an empty Output block would check "
+                               "nothing (a bare expression shows its value only in a notebook or the REPL: print it)")
+        if structural and any(token.is_float for token in iter_tokens(new)):
+            raise RewriteError(f"{output_at}: not rewritten: the block ran with stand-in "
                                "weights and its output has floats (never write random-weight numbers into a "
                                "page; fetch the real checkpoint: python -m harness fetch)")
-        rewrite = request(page.path.resolve(), page.name, page.lines, block.output, run.stdout)
+        rewrite = request(page.path.resolve(), page.name, page.lines, block.output, new)
     except RewriteError as error:
         return _failed(block, run, f"{headline}; --update-outputs refused", str(error), comparison.message)
     return Verdict(status, "output updated", duration=run.duration, rewrite=rewrite.to_dict())
@@ -181,6 +212,54 @@ def main_file(page: Page) -> str:
     """The page's `__main__.__file__`: the first snippet file its blocks include (the project keeps a page's code
     in snippets/ under the same path), else the page itself; relative to the repo root."""
     return next((source[0] for block in page.blocks for source in block.code_sources if source), page.name)
+
+
+def _session_code(block: Block) -> tuple:
+    """What the page's process needs of a `>>>` session: (source, page lines, may raise) per statement run."""
+    return tuple((example.source, tuple(example.lines), example.expects_exception)
+                 for example in block.session or () if not example.skip)
+
+
+def judge_session(page: Page, block: Block, run: BlockRun, structural: bool, labels: frozenset[str],
+                  update: bool) -> Verdict:
+    """The verdict of a `>>>` session: each statement's output compared with what it showed, as doctest does.
+
+    With `update`, each statement whose output changed becomes a rewrite of the lines under its prompt.
+    """
+    status = "structural" if structural else "verified"
+    examples = [example for example in block.session if not example.skip]
+    if not examples:
+        return Verdict("unchecked", "every statement of the session is marked +SKIP", duration=run.duration)
+    differences, rewrites, refusals, first = [], [], [], None
+    for example, (printed, raised) in zip(examples, run.session):
+        want = example.want
+        if raised:
+            comparison = compare_raised(want.text, printed, raised, tolerance_of(block), labels if structural else None)
+        else:
+            comparison = compare(want.text, printed, tolerance_of(block), labels if structural else None)
+        if comparison.ok:
+            continue
+        where = f"{page.name}:{want.line}"
+        first = first or where
+        differences.append(f"statement at {where}:\n{comparison.message}")
+        if not update:
+            continue
+        new = split_documented(want.text).rewritten(printed, exception_of(raised)) if raised else printed
+        try:
+            if run.dropped:
+                raise RewriteError(f"{where}: the output is too long to write into a page")
+            if structural and any(token.is_float for token in iter_tokens(new)):
+                raise RewriteError(f"{where}: not rewritten: the block ran with stand-in weights and its output "
+                                   "has floats (fetch the real checkpoint: python -m harness fetch)")
+            rewrites.append(request(page.path.resolve(), page.name, page.lines, want, new, session=True).to_dict())
+        except RewriteError as error:
+            refusals.append(str(error))
+    if not differences:
+        return Verdict(status, "stand-in weights: floats not compared" if structural else "", duration=run.duration)
+    if update and not refusals:
+        return Verdict(status, "output updated", duration=run.duration, rewrites=rewrites)
+    headline = f"the >>> session printed other output than it shows, first at {first}"
+    return _failed(block, run, headline + ("; --update-outputs refused" if update else ""), *refusals, *differences)
 
 
 def not_run(block: Block, failed: Block) -> Verdict:

@@ -721,3 +721,54 @@ def compare_notebook_to_page(notebook, markdown_page: Path) -> list[str]:
             problems.append(f"code cell {number} differs from block {number} of docs/{relative}:\n"
                             f"    cell:  {cell[:200]!r}\n    block: {code[:200]!r}")
     return problems
+
+
+def parse_source(site_page: SitePage) -> list:
+    """The harness's blocks of a Markdown page (with their Output blocks), read by its one parser."""
+    from harness.page import parse_page
+
+    return parse_page(DOCS / site_page.source).blocks
+
+
+# ---------------------------------------------------------------------------------------------------
+# Status lines (hooks/verification.py): under every Output block, readable, inside a phone's width.
+
+STATUS_LINES_JS = """() => {
+  const parse = c => { const m = c.match(/[\\d.]+/g).map(Number); return {r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1}; };
+  const lin = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  const lum = c => 0.2126 * lin(c.r) + 0.7152 * lin(c.g) + 0.0722 * lin(c.b);
+  const background = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c.a > 0.5) return c;
+    }
+    return {r: 255, g: 255, b: 255, a: 1};
+  };
+  const width = document.documentElement.clientWidth;
+  return [...document.querySelectorAll("article [data-verification]")].map(el => {
+    const box = el.getBoundingClientRect(), fg = parse(getComputedStyle(el).color), bg = background(el);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const link = el.querySelector("a[href*='verification.html#']");
+    return {status: el.dataset.verification, text: el.innerText.trim(), width: box.width, height: box.height,
+            left: box.left, right: box.right, viewport: width, overflows: el.scrollWidth > el.clientWidth + 1,
+            contrast: (hi + 0.05) / (lo + 0.05), href: link ? link.getAttribute("href") : null,
+            display: getComputedStyle(el).display, visibility: getComputedStyle(el).visibility};
+  });
+}"""
+
+
+def status_line_problems(lines: list[dict], theme: str) -> list[str]:
+    """Why a status line cannot be read in `theme`: hidden, empty, cut off at the viewport, too faint, unlinked."""
+    problems = []
+    for number, line in enumerate(lines, start=1):
+        label = f"status line {number} ({line['status']}) in {theme}"
+        if line["display"] == "none" or line["visibility"] != "visible" or line["height"] < 1 or not line["text"]:
+            problems.append(f"{label} is not shown")
+        if line["left"] < -1 or line["right"] > line["viewport"] + 1 or line["overflows"]:
+            problems.append(f"{label} does not fit the {line['viewport']} px wide page "
+                            f"({line['left']:.0f} to {line['right']:.0f} px)")
+        if line["contrast"] < 4.5:
+            problems.append(f"{label} has contrast {line['contrast']:.2f}:1 (below 4.5:1): {line['text'][:60]!r}")
+        if not line["href"]:
+            problems.append(f"{label} has no link to the status page")
+    return problems

@@ -304,3 +304,112 @@ def test_notebook_comparison_reports_a_changed_cell():
     cell.source += "\nprint('changed')"
     problems = bs.compare_notebook_to_page(notebook, markdown)
     assert len(problems) == 1 and "differs from block 1" in problems[0], problems
+
+
+# ---------------------------------------------------------------------------------------------------
+# How each output was checked (hooks/verification.py, from verification.json).
+
+OUTPUT_PAGES = [p for p in MARKDOWN_PAGES if any(b.output for b in bs.parse_source(p))]
+
+
+@pytest.fixture(scope="module")
+def verification_record() -> dict:
+    from harness import record
+
+    return record.load(bs.REPO / record.RECORD_FILE)
+
+
+@pytest.mark.parametrize("site_page", OUTPUT_PAGES, ids=str)
+def test_status_lines_are_readable_in_both_themes_at_phone_width(browser, server, site_page):
+    """Every Output block has its status line, shown in full and legible at 390 px, light and dark."""
+    context = browser.new_context(color_scheme="light", viewport={"width": 390, "height": 844}, service_workers="block")
+    traffic = bs.Traffic(server.origin)
+    traffic.attach(context)
+    try:
+        page = context.new_page()
+        page.goto(f"{server.origin}/{site_page.html}", wait_until="load")
+        page.evaluate(bs.WAIT_RENDERED_JS)
+        expected = sum(1 for b in bs.parse_source(site_page) if b.output)
+        problems = []
+        for theme in bs.SCHEMES:
+            bs.switch_scheme(page, bs.PALETTE[theme])
+            page.evaluate("() => document.querySelectorAll('details:not([open])').forEach(d => d.open = true)")
+            lines = page.evaluate(bs.STATUS_LINES_JS)
+            if len(lines) != expected:
+                problems.append(f"{len(lines)} status lines in {theme}, {expected} Output blocks in docs/{site_page}")
+            problems += bs.status_line_problems(lines, theme)
+        _fail_with(traffic.problems() + problems, f"390 px {site_page.html}")
+    finally:
+        context.close()
+
+
+def test_checker_sees_a_faint_or_cut_off_status_line(browser, server):
+    """The readability check can fail: a status line in the background's colour, and one wider than the page."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(f"{server.origin}/using-transformers/tokenizer.html", wait_until="load")
+        page.evaluate("""() => {
+          const [a, b] = document.querySelectorAll("article [data-verification]");
+          a.style.color = getComputedStyle(document.body).backgroundColor;
+          b.style.width = "900px";
+        }""")
+        problems = "\n".join(bs.status_line_problems(page.evaluate(bs.STATUS_LINES_JS), "light"))
+        assert "status line 1 (verified) in light has contrast" in problems, problems
+        assert "status line 2 (verified) in light does not fit the 390 px wide page" in problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_status_page_lists_every_block_and_filters_and_sorts(visit, mode, verification_record):
+    """The status page (file:// too) lists every block of the record; the filter and the sort work."""
+    v = visit(mode)
+    page = v.open("verification.html")
+    assert page.locator("#verification-status").count() == 1
+    blocks = verification_record["blocks"]
+    rows = page.locator("#verification-status tbody tr")
+    assert rows.count() == len(blocks)
+    listed = page.evaluate("() => [...document.querySelectorAll('#verification-status tbody tr')]"
+                           ".map(r => [r.id, r.dataset.status])")
+    assert sorted(listed) == sorted(
+        [f"block-{re.sub(r'[^a-z0-9]+', '-', b['page'].lower()).strip('-')}-{b['line']}", b["status"]] for b in blocks)
+    page.select_option("#verification-filter", "structural")
+    structural = sum(b["status"] == "structural" for b in blocks)
+    assert page.locator("#verification-status tbody tr:visible").count() == structural
+    assert page.locator("#verification-shown").inner_text() == f"{structural} of {len(blocks)} blocks"
+    page.select_option("#verification-filter", "")
+    page.fill("#verification-page", "tokenizer")
+    tokenizer = sum(b["page"].endswith("tokenizer.md") for b in blocks)
+    assert page.locator("#verification-status tbody tr:visible").count() == tokenizer
+    page.fill("#verification-page", "")
+    page.locator("#verification-status th button", has_text="Seconds").click()
+    seconds = page.evaluate("() => [...document.querySelectorAll('#verification-status tbody tr')]"
+                            ".map(r => Number(r.cells[10].dataset.sort))")
+    assert seconds == sorted(seconds) and len(seconds) == len(blocks)
+    _fail_with(v.traffic.problems(), f"{mode} status page")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_from_any_output_to_its_row_of_the_status_page(visit, mode):
+    """Every status line links to an existing row of the status page; following one lands on that row."""
+    v = visit(mode)
+    status_page = v.open("verification.html")
+    rows = set(status_page.evaluate("() => [...document.querySelectorAll('#verification-status tr[id]')].map(r => r.id)"))
+    problems = []
+    for site_page in OUTPUT_PAGES:
+        page = v.open(site_page.html)
+        for line in page.evaluate(bs.STATUS_LINES_JS):
+            target = (line["href"] or "#").split("#", 1)[1]
+            if target not in rows:
+                problems.append(f"{site_page.html}: status line links to #{target}, not a row of the status page")
+        page.close()
+    page = v.open("using-transformers/tokenizer.html")
+    first = page.locator("article [data-verification] a").first
+    with page.expect_navigation():
+        first.click()
+    page.wait_for_load_state("load")
+    assert "verification.html#block-docs-using-transformers-tokenizer-md-" in page.url
+    target = page.evaluate("() => document.querySelector(':target')?.dataset.status")
+    assert target == "verified", target
+    _fail_with(v.traffic.problems() + problems, f"{mode} output to status page")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 from hypothesis import given, strategies as st
@@ -98,11 +97,10 @@ def test_length_differences():
     assert "got unexpected `3`" in result.message
 
 
-def test_megabytes_of_actual_output_are_fast_and_the_report_bounded():
+def test_megabytes_of_actual_output_give_a_bounded_report():
+    # Speed is the benchmarks' to measure (a wall-clock bound here fails on a loaded machine, not on slow code).
     actual = "\n".join(f"line {i}: " + "x " * 50 for i in range(50_000))  # about 5 MB
-    start = time.perf_counter()
     result = compare("hello 1.0\n", actual)
-    assert time.perf_counter() - start < 2
     assert not result.ok and len(result.message) <= 10_500 and len(result.message.splitlines()) <= 101
     assert "more lines" in result.message
 
@@ -132,3 +130,40 @@ def test_scientific_rounding_noise_is_accepted(value, digits):
     # Beyond the default tolerance by more than the rounding of the printed value: a failure.
     allowed = max(mantissa_unit, 1e-5 * abs(float(written)))
     assert not compare(written, f"{value + 20 * allowed:.{digits}e}").ok  # 20: the rounding unit may grow 10x
+
+
+def test_a_float_written_without_decimals_gets_no_whole_unit():
+    # torch prints whole-number tensors as `1.`: the digits say nothing about rounding.
+    assert not compare("tensor([0., 1.])", "tensor([1., 0.])").ok
+    assert not compare("[0.]", "[1.]").ok and not compare("2.", "3.").ok
+    assert compare("1e-05", "1e-05").ok and not compare("1e-05", "2e-05").ok
+    assert compare("100.", repr(100.0 * (1 + 1e-7))).ok  # the relative tolerance any float gets
+    assert compare("{'third': 0.33}", f"{{'third': {1 / 3}}}").ok  # one unit of 0.33 still covers 1/3
+
+
+def test_sets_compare_whatever_order_they_print_in():
+    assert compare("{'[SEP]', '[CLS]', '[PAD]'}", "{'[CLS]', '[PAD]', '[SEP]'}").ok
+    assert compare("frozenset({3, 1, 2})", "frozenset({1, 2, 3})").ok
+    nested = "{'ids': {2, 1}, 'pairs': {(1, 'b'), (0, 'a')}}"
+    assert compare(nested, "{'ids': {1, 2}, 'pairs': {(0, 'a'), (1, 'b')}}").ok
+    missing = compare("{'[CLS]', '[SEP]', '[MASK]'}", "{'[CLS]', '[SEP]', '[PAD]'}")
+    assert not missing.ok and "'[MASK]'" in missing.message
+    assert not compare("{'a': 1, 'b': 2}", "{'b': 2, 'a': 1}").ok  # a dict's order is what it says
+    assert not compare("{1, 2}", "{1, 2, 3}").ok
+
+
+def test_outside_brackets_lines_and_spaces_count():
+    wrapped = compare("loss went down\nto 0.5", "loss went down to 0.5")
+    assert not wrapped.ok and wrapped.mismatches[0].kind == "spacing"
+    assert "first difference at line 2: expected '\\n' before `to`, got ' '" in wrapped.message
+    assert not compare("step  1", "step 1").ok
+    assert not compare("    indented", "indented").ok
+    assert not compare("tensor(1.5000)\ntensor(2.5000)", "tensor(1.5000) tensor(2.5000)").ok
+    assert compare("two spaces after  \nthen more\n\n\n", "two spaces after\nthen more").ok  # trailing is free
+    assert compare("{\n  \"hidden_size\": 768\n}", '{"hidden_size": 768}').ok  # inside braces wrapping is free
+    assert not compare("a (note\nthat", "a (note that").ok  # a bracket that never closes is prose
+
+
+def test_colour_codes_compare_as_a_terminal_shows_them():
+    assert compare("PASSED 3 tests", "\x1b[32mPASSED\x1b[0m 3 tests").ok
+    assert not compare("FAILED 3 tests", "\x1b[31mPASSED\x1b[0m 3 tests").ok

@@ -285,3 +285,48 @@ def test_the_project_chooses_the_page_namespace_and_updates_work_under_codeblock
     assert "outputs updated: docs/steps.md" in result.stdout.str()
     page = (repo.root / "docs/steps.md").read_text()
     assert page.endswith("<!--pytest-codeblocks:expected-output-->\n```\n32\n```\n")
+
+
+def test_codeblocks_semantics_leave_tilde_fences_alone(repo):
+    # pytest-codeblocks reads backtick fences only; the harness's own semantics run both kinds.
+    repo.write("docs/tilde.md", """
+        ~~~python
+        raise RuntimeError("shown, never run by pytest-codeblocks")
+        ~~~
+
+        ```python
+        print("runs")
+        ```
+    """)
+    assert verdicts(repo.report("--codeblocks", "docs/tilde.md")) == {5: ("unchecked", "no Output block")}
+    assert verdicts(repo.report("docs/tilde.md"))[1][0] == "failed"
+
+
+def test_a_skip_above_a_chain_skips_the_whole_chain(repo):
+    repo.write("docs/chain.md", """
+        <!--pytest.mark.skip(reason="needs the big download")-->
+        ```python
+        corpus = open("/no/such/corpus.txt").read()
+        ```
+        <!--pytest-codeblocks:cont-->
+        ```python
+        print(len(corpus))
+        ```
+
+        <!--pytest-codeblocks:importorskip(no_such_module_for_this_test)-->
+        ```python
+        import no_such_module_for_this_test as missing
+        ```
+        <!--pytest-codeblocks:cont-->
+        ```python
+        print(missing.VERSION)
+        ```
+
+        ```python
+        print("an unchained block still runs")
+        ```
+    """)
+    found = verdicts(repo.report("--codeblocks", "docs/chain.md"))
+    assert found[2] == found[6] == ("skipped", "needs the big download")
+    assert found[11][0] == found[15][0] == "skipped" and "no_such_module_for_this_test" in found[15][1]
+    assert found[19][0] == "unchecked"

@@ -60,6 +60,11 @@ def test_what_decides_the_verdict_changes_the_fingerprint(tmp_path, edit):
     assert fingerprint(tmp_path, PAGE.replace(*edit, 1)) != fingerprint(tmp_path, PAGE)
 
 
+def test_the_output_a_session_shows_changes_the_fingerprint(tmp_path):
+    session = "# A session\n\n```pycon\n>>> 2 + 3\n5\n```\n"
+    assert fingerprint(tmp_path, session.replace("\n5\n", "\n6\n")) != fingerprint(tmp_path, session)
+
+
 @pytest.mark.parametrize("package", sorted(VERSIONS))
 def test_versions_change_the_fingerprint(tmp_path, package):
     assert fingerprint(tmp_path, PAGE, versions={**VERSIONS, package: "9.9"}) != fingerprint(tmp_path, PAGE)
@@ -99,8 +104,8 @@ def test_only_pages_whose_blocks_all_passed_count(statuses, passed):
     assert page_passed(statuses) is passed
 
 
-def test_skip_reason_names_the_date():
-    assert skip_reason("2026-11-25T17:03Z") == "verified earlier on 2026-11-25T17:03Z (unchanged)"
+def test_skip_reason_names_the_earlier_verdict_and_the_date():
+    assert skip_reason("structural", "2026-11-25T17:03Z") == "structural, earlier on 2026-11-25T17:03Z (unchanged)"
 
 
 @pytest.fixture
@@ -114,10 +119,11 @@ def cache(pytester):
 def test_record_round_trips_through_pytest_cache(cache):
     record = VerifiedRecord.load(cache)
     assert record.verified_at("docs/a.md", "f1") is None
-    record.record("docs/a.md", "f1", "2026-11-25T17:03Z")
+    record.record("docs/a.md", "f1", "2026-11-25T17:03Z", verdicts={0: "structural", 1: "verified"})
     record.save()
     again = VerifiedRecord.load(cache)
     assert again.verified_at("docs/a.md", "f1") == "2026-11-25T17:03Z"
+    assert again.verdicts("docs/a.md", "f1") == {0: "structural", 1: "verified"}
     assert again.verified_at("docs/a.md", "f2") is None  # changed since: not verified
     again.forget("docs/a.md")
     again.save()
@@ -128,7 +134,9 @@ def test_record_round_trips_through_pytest_cache(cache):
     b"\x00\xff not json at all",
     b'{"format": 1, "pages": ',               # cut mid-write
     b"[1, 2, 3]",                             # JSON of the wrong shape
-    b'{"format": 0, "pages": {"docs/a.md": {"fingerprint": "f1", "verified_at": "x"}}}',  # older format
+    b'{"format": 1, "pages": {"docs/a.md": {"fingerprint": "f1", "verified_at": "x"}}}',  # older format
+    # a verdict that is no pass cannot have been recorded: the record was edited, trust none of it
+    b'{"format": 2, "pages": {"docs/a.md": {"fingerprint": "f1", "verified_at": "x", "verdicts": {"0": "failed"}}}}',
     b'{"format": 1, "pages": {"docs/a.md": {"fingerprint": 7}}}',
 ])
 def test_a_damaged_record_means_a_full_run(cache, garbage):
@@ -165,7 +173,7 @@ hello
 ```
 """
 
-EARLIER = "*verified earlier on 20??-??-??T??:??Z (unchanged)*"
+EARLIER = "*verified, earlier on 20??-??-??T??:??Z (unchanged)*"
 
 
 @pytest.fixture
@@ -177,13 +185,13 @@ def pages(repo):
     return repo
 
 
-def test_unchanged_pages_are_verified_earlier_never_freshly(pages):
+def test_unchanged_pages_keep_their_earlier_verdicts_never_fresh_ones(pages):
     pages.run("docs").assert_outcomes(passed=2)
     again = pages.run("docs", "--changed-only")
     again.assert_outcomes(skipped=2)
     again.stdout.fnmatch_lines([EARLIER])
-    assert summary(again).startswith("blocks: 0 verified")
-    assert "2 verified earlier" in summary(again)
+    assert summary(again) == ("blocks: 0 verified, 0 structural, 0 unchecked, 0 skipped, 0 failed, 0 not run; "
+                              "earlier, pages unchanged: 2 verified")
 
 
 def test_without_the_option_every_page_runs(pages):
@@ -231,11 +239,12 @@ def test_a_corrupt_record_means_a_full_run(pages, garbage):
     pages.run("docs", "--changed-only").assert_outcomes(skipped=2)  # and the record is whole again
 
 
-def test_the_report_says_verified_earlier_with_the_date(pages):
+def test_the_report_gives_the_earlier_verdict_with_the_date(pages):
     pages.run("docs").assert_outcomes(passed=2)
     report = pages.report("docs", "--changed-only")
-    assert [block["status"] for block in report["blocks"]] == ["verified earlier", "verified earlier"]
-    assert all(block["reason"].startswith("verified earlier on ") for block in report["blocks"])
+    assert [block["status"] for block in report["blocks"]] == ["verified", "verified"]
+    assert all(block["reason"].startswith("verified, earlier on ") and block["reason"].endswith("(unchanged)")
+               and block["earlier"] for block in report["blocks"])
 
 
 def test_a_page_is_rerun_when_a_repo_module_it_imports_changes(pages):

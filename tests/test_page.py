@@ -198,8 +198,9 @@ def test_markers(repo):
         ''')
     skipped, tolerant, failing = page.blocks
     assert skipped.skip_reason == "needs a GPU"
-    assert tolerant.tolerance == {"abs": 1e-3, "rel": 1e-4} and tolerant.skip_reason is None
-    assert failing.importorskip == "scipy" and failing.expect_exception
+    # cont continues the skipped block: the chain is skipped whole, as pytest-codeblocks skips its merged test.
+    assert tolerant.tolerance == {"abs": 1e-3, "rel": 1e-4} and tolerant.skip_reason == "needs a GPU"
+    assert failing.importorskip == "scipy" and failing.expect_exception and failing.skip_reason is None
 
 
 def test_expected_output_marker_takes_any_fence(repo):
@@ -247,6 +248,19 @@ def test_output_from_an_include_is_not_rewritable(repo):
         ```
         ''')
     assert page.blocks[0].output.text == "42\n\n" and not page.blocks[0].output.rewritable
+
+
+def test_an_escaped_include_line_is_the_pages_own_text(repo):
+    page = parse(repo, '''\
+        ```python
+        print('--8<-- "snippets/out.txt"')
+        ```
+
+        ```text title="Output"
+        ;--8<-- "snippets/out.txt"
+        ```
+        ''')
+    assert page.blocks[0].output.text == '--8<-- "snippets/out.txt"\n' and page.blocks[0].output.rewritable
 
 
 def test_empty_output_block(repo):
@@ -336,6 +350,52 @@ def test_page_module_imports_no_heavy_dependencies():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("language", ["json", "yaml", "python", "console", "", "pycon"])
+def test_a_fence_titled_output_is_an_output_in_any_language(repo, language):
+    page = parse(repo, f'```python\nprint(1)\n```\n\n```{language} title="Output"\n1\n```\n')
+    [block] = page.blocks
+    assert block.output is not None and block.output.text == "1\n" and block.output.language == language
+
+
+def test_a_fence_titled_output_under_a_block_that_does_not_run_is_refused(repo):
+    message = error_of(repo, '```yaml\nlayers: 6\n```\n\n```json title="Output"\n{"a": 1}\n```\n')
+    assert message.startswith("docs/page.md:5: Output block is not directly under a Python block")
+
+
+def test_a_session_is_read_with_doctests_parser(repo):
+    page = parse(repo, """
+        !!! note
+
+            ```pycon
+            >>> for n in range(2):
+            ...     print(n)
+            0
+            <BLANKLINE>
+            >>> n  # doctest: +SKIP
+            >>> print("end")
+            end
+            ```
+    """)
+    [block] = page.blocks
+    loop, skipped, end = block.session
+    assert (loop.source, loop.lines, loop.want.text, loop.want.line) == ("for n in range(2):\n    print(n)\n", [5, 6],
+                                                                        "0\n\n", 5)
+    assert (loop.want.content_start, loop.want.content_end, loop.want.indent) == (6, 8, "    ")  # 0-based lines
+    assert skipped.skip and not skipped.want.text and (skipped.want.content_start, skipped.want.content_end) == (9, 9)
+    assert block.code == 'for n in range(2):\n    print(n)\nprint("end")\n' and block.code_lines == [5, 6, 10]
+    assert end.want.rewritable and end.want.text == "end\n"
+    assert parse(repo, '```python\n>>> 1\n1\n```\n').blocks[0].session[0].want.text == "1\n"
+    assert parse(repo, '```python\nx = 1  # >>> is no prompt here\n```\n').blocks[0].session is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('```pycon\n>>> a = 1\n>>>b\n```\n', "docs/page.md:3: cannot read the >>> session"),
+    ('```pycon\n>>> a = 1\n```\n\n```text title="Output"\n1\n```\n', "docs/page.md:5: Output block under a >>> session"),
+])
+def test_session_errors_name_page_and_line(repo, text, expected):
+    assert error_of(repo, text).startswith(expected)
 
 
 def test_blocks_know_the_admonitions_they_sit_in(repo):

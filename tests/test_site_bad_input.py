@@ -12,7 +12,8 @@ import pytest
 from tests.conftest import REPO, run_mkdocs_build
 
 # The site's sources. harness/ too: the probability chart hook reads Output blocks with the harness parser.
-SOURCES = ("mkdocs.yml", "docs", "snippets", "includes", "hooks", "overrides", "harness")
+# verification.json: the record each output's status line is read from (hooks/verification.py).
+SOURCES = ("mkdocs.yml", "docs", "snippets", "includes", "hooks", "overrides", "harness", "verification.json")
 
 
 @pytest.fixture
@@ -182,3 +183,31 @@ def test_existing_anchor_into_a_notebook_builds(repo_copy):
          "\nRun it in [the notebook](../notebooks/using-transformers/model.ipynb#hidden-states).\n\n## ")
     build = run_mkdocs_build(repo_copy / "site", repo_copy / "mkdocs.yml")
     assert build.returncode == 0, build.log
+
+
+# --- The verification record (hooks/verification.py) ---------------------------------------------
+
+
+def test_missing_verification_record_fails_the_strict_build(repo_copy):
+    (repo_copy / "verification.json").unlink()
+    log = failed_build(repo_copy).log
+    assert "WARNING" in log and "verification.json: no verification record" in log and "make verify" in log
+
+
+def test_malformed_verification_record_is_an_error_naming_the_file(repo_copy):
+    path = repo_copy / "verification.json"
+    path.write_text(path.read_text(encoding="utf-8")[:300], encoding="utf-8")  # cut mid-write
+    log = failed_build(repo_copy).log
+    assert f"{path}: the verification record is not valid JSON" in log
+
+
+def test_an_output_block_missing_from_the_record_fails_the_strict_build(repo_copy):
+    import json
+
+    path = repo_copy / "verification.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["blocks"] = [b for b in document["blocks"]
+                          if (b["page"], b["line"]) != ("docs/using-transformers/tokenizer.md", 24)]
+    path.write_text(json.dumps(document), encoding="utf-8")
+    log = failed_build(repo_copy).log
+    assert "docs/using-transformers/tokenizer.md:28: this Output block is not in verification.json" in log

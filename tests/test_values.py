@@ -15,8 +15,8 @@ def kinds(text: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("text, value, is_float, unit", [
     ("42", 42, False, 1.0), ("-7", -7, False, 1.0), ("1.6123", 1.6123, True, 1e-4), ("-3.3464", -3.3464, True, 1e-4),
-    ("1e-05", 1e-05, True, 1e-5), ("4.0195e-02", 0.040195, True, 1e-6), ("1.", 1.0, True, 1.0),
-    ("0.9598047137260437", 0.9598047137260437, True, 1e-16), (".5", 0.5, True, 0.1), ("2E+3", 2000.0, True, 1000.0),
+    ("1e-05", 1e-05, True, 0.0), ("4.0195e-02", 0.040195, True, 1e-6), ("1.", 1.0, True, 0.0), ("0.", 0.0, True, 0.0),
+    ("0.9598047137260437", 0.9598047137260437, True, 1e-16), (".5", 0.5, True, 0.1), ("2E+3", 2000.0, True, 0.0),
 ])
 def test_numbers(text, value, is_float, unit):
     [token] = tokenize(text)
@@ -74,7 +74,11 @@ def test_unbalanced_brackets_do_not_break_tokenizing():
 def test_normalize_addresses_and_temporary_paths():
     text = ("<torch.utils.data.DataLoader object at 0x7f3a2b1c0d90> saved to /tmp/pytest-of-me/pytest-3/test_a0/"
             "config.json and '/var/folders/xy/T/tmpab12/model.safetensors'")
-    assert normalize(text) == ("<torch.utils.data.DataLoader object at 0xADDRESS> saved to <tmp> and '<tmp>'")
+    assert normalize(text) == ("<torch.utils.data.DataLoader object at 0xADDRESS> saved to <tmp>/config.json and "
+                               "'<tmp>/model.safetensors'")
+    # Only the folders are free: two different files under /tmp are two different outputs.
+    assert normalize("/tmp/build-42/model.bin") != normalize("/tmp/cache/config.json")
+    assert normalize("/tmp/tmpk3j_x9qa") == normalize("/tmp/tmp0abc_d1e") == "<tmp>"  # tempfile.mkdtemp() names
     assert normalize("0x1f and 0x10") == "0x1f and 0x10"  # short hex literals are values, not addresses
     assert normalize("/tmpfile /data/tmp/x /tmp") == "/tmpfile /data/tmp/x <tmp>"
 

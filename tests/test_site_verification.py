@@ -1,0 +1,110 @@
+"""The built site says how each output was checked, exactly as the committed record says, in learners' words."""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from harness import record
+from harness.page import parse_page
+from harness.snippets import Site
+from tests.conftest import REPO
+
+DOCS = REPO / "docs"
+SITE = Site.load(REPO)
+
+
+@pytest.fixture(scope="module")
+def committed() -> dict:
+    return record.load(REPO / record.RECORD_FILE)
+
+
+class Elements(HTMLParser):
+    """Every element with its attributes and the text inside it, in document order."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.found: list[dict] = []
+        self.open: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        element = {"tag": tag, "attrs": dict(attrs), "text": ""}
+        self.found.append(element)
+        if tag not in ("br", "img", "input", "meta", "link", "hr", "source", "wbr", "path", "rect", "circle"):
+            self.open.append(element)
+
+    def handle_endtag(self, tag):
+        for index in range(len(self.open) - 1, -1, -1):
+            if self.open[index]["tag"] == tag:
+                del self.open[index:]
+                break
+
+    def handle_data(self, data):
+        for element in self.open:
+            element["text"] += data
+
+
+def elements(html: str) -> list[dict]:
+    parser = Elements()
+    parser.feed(html)
+    return parser.found
+
+
+def pages_with_outputs():
+    return [p for p in sorted(DOCS.rglob("*.md")) if "notebooks" not in p.relative_to(DOCS).parts
+            and any(b.output for b in parse_page(p, SITE).blocks)]
+
+
+@pytest.mark.parametrize("source", pages_with_outputs(), ids=lambda p: p.relative_to(REPO).as_posix())
+def test_every_output_block_carries_the_records_status(source, built_site, committed):
+    page = parse_page(source, SITE)
+    html = (built_site.site_dir / source.relative_to(DOCS).with_suffix(".html")).read_text(encoding="utf-8")
+    found = elements(html)
+    lines = [e for e in found if "data-verification" in e["attrs"]]
+    by_block = {(b["page"], b["line"]): b for b in committed["blocks"]}
+    expected = [by_block[(page.name, block.line)]["status"] for block in page.blocks if block.output]
+    assert [e["attrs"]["data-verification"] for e in lines] == expected
+    for element, block in zip(lines, [b for b in page.blocks if b.output]):
+        text = " ".join(element["text"].split())
+        assert "verdict" not in text.lower(), text  # on the pages, a verdict is the model's prediction
+        assert {"verified": "Checked", "structural": "Structure checked"}.get(element["attrs"]["data-verification"],
+                                                                            "") in text
+        entry = by_block[(page.name, block.line)]
+        assert entry["date"] in text and entry["torch"] in text, text
+    # Each status line links to its row of the status page; the status line is right under its Output block.
+    links = [e["attrs"].get("href", "") for e in found if e["tag"] == "a" and "verification.html#block-" in
+             e["attrs"].get("href", "")]
+    assert len(links) == len(expected)
+    assert re.search(r'</code></pre></div>\s*<p class="verification"', html)
+    summary = next(e for e in found if "verification-summary" in e["attrs"].get("class", ""))
+    assert f"{len(expected)} output" in summary["text"]
+
+
+def test_the_status_page_lists_every_block_of_the_record(built_site, committed):
+    found = elements((built_site.site_dir / "verification.html").read_text(encoding="utf-8"))
+    assert any(e["attrs"].get("id") == "verification-status" for e in found)
+    rows = [e for e in found if e["tag"] == "tr" and "data-status" in e["attrs"]]
+    assert [(e["attrs"]["id"], e["attrs"]["data-status"]) for e in rows] == [
+        (f"block-{re.sub(r'[^a-z0-9]+', '-', b['page'].lower()).strip('-')}-{b['line']}", b["status"])
+        for b in sorted(committed["blocks"], key=lambda b: (b["page"], b["line"]))]
+    for row, block in zip(rows, sorted(committed["blocks"], key=lambda b: (b["page"], b["line"]))):
+        text = " ".join(row["text"].split())
+        for checkpoint in block["checkpoints"]:
+            assert checkpoint["name"] in text and (checkpoint["revision"] or "")[:7] in text, text
+        assert block["python"] in text and block["tokenizers"] in text and block["date"] in text, text
+    article = next(e for e in found if e["tag"] == "article")
+    assert "verdict" not in article["text"].lower()
+
+
+def test_home_page_and_description_state_the_records_counts(built_site, committed):
+    outputs = [b for b in committed["blocks"] if b["output_line"]]
+    verified = sum(b["status"] == "verified" for b in outputs)
+    structural = sum(b["status"] == "structural" for b in outputs)
+    claim = (f"Of the {len(outputs)} documented outputs, {verified} were checked against what the code printed "
+             f"and {structural} were checked in structure only")
+    html = (built_site.site_dir / "index.html").read_text(encoding="utf-8")
+    assert claim in " ".join(html.split())
+    description = re.search(r'<meta name="description" content="([^"]*)"', html)[1]
+    assert claim in description.replace("&#39;", "'")
+    assert 'href="verification.html"' in html  # the status page, linked from the home page
