@@ -97,12 +97,15 @@ class Documented:
 
 def split_documented(text: str) -> Documented:
     """`text` (an Output block) as printed output and, doctest's way, a documented exception after it."""
-    header = TRACEBACK_HEADER_RE.search(text)
-    if header is not None:
-        rest = text[header.end():]
+    headers = list(TRACEBACK_HEADER_RE.finditer(text))
+    if headers:
+        # A chained traceback ("The above exception was the direct cause…") documents the exception raised
+        # last: everything from the first header to the last one's stack is free, and kept by an update.
+        first, last = headers[0], headers[-1]
+        rest = text[last.end():]
         start = EXCEPTION_START_RE.search(rest)
         stack_end = start.start() if start else len(rest)
-        return Documented(text[:header.start()], text[header.start():header.end()] + rest[:stack_end],
+        return Documented(text[:first.start()], text[first.start():last.end()] + rest[:stack_end],
                           rest[stack_end:] if start else "")
     lines = text.rstrip("\n").split("\n")
     if lines and EXCEPTION_LINE_RE.fullmatch(lines[-1].rstrip()):

@@ -372,7 +372,11 @@ class _Scanner:
         block.session, sources = [], []
         for example in examples:
             first = start + 1 + example.lineno  # index of the `>>>` line
-            want_start = first + example.source.count("\n")
+            # The statement's lines are its `>>>` line and the `...` lines under it (doctest's PS2 rule); counting the
+            # newlines of example.source misses a bare `...` line, which adds none.
+            want_start = first + 1
+            while want_start < end and self.lines[want_start][len(block.indent):].lstrip(" ").startswith("..."):
+                want_start += 1
             want_end = want_start + example.want.count("\n")
             # Only a want whose lines (and the lines around it) are page source, in order, can be rewritten.
             base = self.origins[want_start - 1][0]

@@ -91,6 +91,8 @@ def render(new: str, indent: str, eol: str, fence: str = "```", session: bool = 
         _check_line(line, number, fence)
         if session and line.lstrip(" ").startswith(">>>"):  # doctest's rule: such a line starts a statement
             raise RewriteError(f"line {number} of the output starts with >>>, which a session reads as a prompt")
+        if session and number == 1 and line.lstrip(" ").startswith("..."):  # right under the statement: its PS2 line
+            raise RewriteError("the output starts with ..., which a session reads as the statement going on")
     if session:  # doctest ends an output at a blank line
         return [indent + (_escape_notation(line) if line.strip() else "<BLANKLINE>") + eol for line in lines]
     # A whitespace-only line shows as an empty line; writing its spaces would only invite editor churn.

@@ -597,3 +597,60 @@ def test_one_update_over_every_kind_loses_no_documented_line_that_should_stay(re
         lost = [line for line in before[name] if line not in after]
         assert lost == EVERY_KIND[name][1], name
     assert summary(repo.run("docs")) == "blocks: 6 verified, 0 structural, 0 unchecked, 0 skipped, 2 failed, 0 not run"
+
+
+def test_update_of_a_session_keeps_bare_continuation_lines_and_refuses_output_read_as_one(repo):
+    page = repo.write("docs/loop.md", """
+        ```pycon
+        >>> for n in range(3):
+        ...     print(n * n)
+        ...
+        0
+        1
+        5
+        >>> "total"
+        'sum'
+        ```
+
+        ```pycon
+        >>> print("... and so on")
+        ```
+    """)
+    expected = page.read_text().replace("5\n", "4\n").replace("'sum'", "'total'")
+    result = repo.run("docs", "--update-outputs")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "docs/loop.md:13: the output starts with ..., which a session reads as the statement going on" \
+        in result.stdout.str()
+    assert page.read_text() == expected  # the bare `...` line stays; only the outputs changed
+    again = repo.run("docs/loop.md")
+    assert summary(again).startswith("blocks: 1 verified, 0 structural, 0 unchecked, 0 skipped, 1 failed")
+
+
+def test_a_chained_traceback_compares_the_last_exception_and_an_update_keeps_the_chain(repo):
+    documented = """
+        <!-- pytest-codeblocks:expect-exception -->
+        ```python
+        try:
+            {}["missing"]
+        except KeyError as error:
+            raise ValueError("no such setting") from error
+        ```
+
+        ```text title="Output"
+        Traceback (most recent call last):
+          File "<stdin>", line 2, in <module>
+        KeyError: 'missing'
+
+        The above exception was the direct cause of the following exception:
+
+        Traceback (most recent call last):
+          File "<stdin>", line 4, in <module>
+        ValueError: MESSAGE
+        ```
+    """
+    right = repo.write("docs/right.md", documented.replace("MESSAGE", "no such setting"))
+    assert summary(repo.run("docs/right.md")).startswith("blocks: 1 verified")
+    wrong = repo.write("docs/wrong.md", documented.replace("MESSAGE", "no such option"))
+    assert "1 failed" in summary(repo.run("docs/wrong.md"))
+    repo.run("docs/wrong.md", "--update-outputs")
+    assert wrong.read_text() == right.read_text()  # the chain stays; only the last exception line changed
