@@ -34,6 +34,9 @@ FRONT_MATTER_END = re.compile(r"(?:-{3}|\.{3})[ \t]*")
 # An admonition's first line (`!!! note "Title"`, collapsible `??? tip`, `???+ tip`), as Python-Markdown and
 # pymdownx.details read it; without a quoted title Material shows the type, capitalized.
 ADMONITION_RE = re.compile(r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<type>[\w-]+)(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$')
+# A content tab's first line (`=== "Output"`, pymdownx.tabbed): a fence inside a tab titled Output is shown as
+# output, so it is compared like a fence titled Output.
+TAB_RE = re.compile(r'^(?P<indent>[ \t]*)===!?\+?[ \t]+"(?P<title>[^"]*)"[ \t]*$')
 
 
 class PageError(Exception):
@@ -245,12 +248,17 @@ class _Scanner:
         self.previous: Block | None = None
         self.fences_seen = False
         self.admonitions: list[tuple[int, str]] = []  # (indent width, title) of the open admonitions
+        self.tabs: list[tuple[int, str]] = []  # (indent width, title) of the open content tabs
 
     def enter(self, line: str) -> None:
         """Close the admonitions a non-blank line at this indentation ends; open the one it starts."""
         width = len(line) - len(line.lstrip(" \t"))
         while self.admonitions and width <= self.admonitions[-1][0]:
             self.admonitions.pop()
+        while self.tabs and width <= self.tabs[-1][0]:
+            self.tabs.pop()
+        if match := TAB_RE.match(line):
+            self.tabs.append((width, match["title"]))
         if match := ADMONITION_RE.match(line):
             title = match["title"] if match["title"] is not None else match["type"].capitalize()
             self.admonitions.append((width, title))
@@ -281,7 +289,7 @@ class _Scanner:
                     self.page.skipfile = marker["skipfile"]
                 elif marker is not None:
                     self.markers.append((self.lineno(i), marker))
-                else:
+                elif not self.output_tab(line):
                     self.require_no_markers()
                     self.last = None
             i += 1
@@ -289,6 +297,17 @@ class _Scanner:
         if self.page.skipfile:
             for block in self.page.blocks:
                 block.skip_reason = block.skip_reason or self.page.skipfile
+
+    @staticmethod
+    def output_tab(line: str) -> bool:
+        """True for the first line of a content tab titled Output: the block before it is what it shows."""
+        match = TAB_RE.match(line)
+        return bool(match and match["title"].strip().lower() == OUTPUT_TITLE)
+
+    def in_output_tab(self, indent: str) -> bool:
+        """True when a fence at `indent` sits directly in a content tab titled Output."""
+        return bool(self.tabs and self.tabs[-1][1].strip().lower() == OUTPUT_TITLE
+                    and len(indent) > self.tabs[-1][0])
 
     def require_no_markers(self) -> None:
         if self.markers:
@@ -327,8 +346,8 @@ class _Scanner:
             if self.previous is not None:  # after a fence that does not run, it is that fence's: never compared
                 self.output(start, end, indent, fence, language, text, markers, self.previous, meaning)
             self.previous = self.last = None
-        elif (title or "").strip().lower() == OUTPUT_TITLE:
-            if self.last is None or self.last.indent != indent:
+        elif (title or "").strip().lower() == OUTPUT_TITLE or (title is None and self.in_output_tab(indent)):
+            if self.last is None or (self.last.indent != indent and not self.in_output_tab(indent)):
                 raise self.error(line, "Output block is not directly under a Python block (only blank lines "
                                  "may separate them, at the same indentation)")
             self.output(start, end, indent, fence, language, text, markers, self.last, meaning)

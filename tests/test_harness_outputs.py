@@ -256,3 +256,34 @@ def test_a_session_stops_at_an_exception_it_does_not_show(repo):
     result = repo.run("docs")
     result.assert_outcomes(failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*block at docs/session.md:1 raised an exception*", "*ValueError: invalid literal*"])
+
+
+def test_a_fence_in_a_content_tab_titled_output_is_compared(repo):
+    repo.write("docs/tabs.md", """
+        === "Code"
+
+            ```python
+            print(6 * 7)
+            ```
+
+        === "Output"
+
+            ```text
+            24
+            ```
+
+        === "Code, again"
+
+            ```python
+            print("tabs")
+            ```
+
+        === "Notes"
+
+            ```text
+            not an output: this tab is not titled Output
+            ```
+    """)
+    report = repo.report("docs/tabs.md")
+    found = {record["line"]: record["status"] for record in report["blocks"]}
+    assert found == {3: "failed", 15: "unchecked"}
