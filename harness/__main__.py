@@ -1,4 +1,4 @@
-"""Command line: `python -m harness notebooks|fetch|new-page ...`."""
+"""Command line: `python -m harness notebooks|fetch|new-page|merge-reports ...`."""
 import importlib
 import sys
 
@@ -6,6 +6,7 @@ COMMANDS = {
     "notebooks": ("harness.notebooks", "generate the notebooks from the pages (--check: fail on drift)"),
     "fetch": ("harness.fetch", "download every checkpoint the pages use, pinned by checkpoints.lock"),
     "new-page": ("harness.new_page", "add a page: page, snippet file, notebook and nav entries (NAME \"Title\")"),
+    "merge-reports": ("harness.merge", "merge split runs' --verification-report files into one (-o PATH)"),
 }
 
 
