@@ -208,8 +208,10 @@ def code_origin(block: BlockCode, filename: str) -> tuple[str, Sequence[int]]:
     code_lines = block.code.split("\n")
     sources = list(block.sources) + [None] * (len(block.lines) - len(block.sources))
     files = {source[0] if source else None for source, text in zip(sources, code_lines) if text.strip()}
-    if len(files) != 1 or None in files:
+    if files == {None} or not files:
         return filename, block.lines
+    if len(files) > 1:  # page lines and included ones: no one file has them all
+        return _expanded_name(block, filename), range(1, len(block.lines) + 1)
     lines, last = [], 0
     for source in sources:  # blank page lines between included ones take the line above
         last = source[1] if source else last
@@ -217,12 +219,25 @@ def code_origin(block: BlockCode, filename: str) -> tuple[str, Sequence[int]]:
     return files.pop(), lines
 
 
+def _expanded_name(block: BlockCode, filename: str) -> str:
+    """The name a block mixing page lines and included ones is compiled under, its expanded code in linecache.
+
+    Its frames are told again at the page's lines by _format (an included line also by its file and line).
+    """
+    name = f"<{filename}:{block.lines[0] if block.lines else 0} expanded>"
+    if name not in linecache.cache:
+        linecache.cache[name] = (len(block.code), None, block.code.splitlines(keepends=True), name)
+        sources = list(block.sources) + [None] * (len(block.lines) - len(block.sources))
+        _expanded.update(((name, k), (line, source)) for k, (line, source) in enumerate(zip(block.lines, sources), 1))
+    return name
+
+
 def compile_block(block: BlockCode, filename: str, mode: str = "exec"):
     """Compile a block so its code objects and errors carry page (or snippet file) lines, not block lines.
 
     `mode` "single" compiles one `>>>` statement as the REPL does: an expression's value goes to sys.displayhook.
     """
-    filename, lines = code_origin(block, filename)
+    page, (filename, lines) = filename, code_origin(block, filename)
 
     def page_line(line: int | None) -> int | None:
         return lines[min(line, len(lines)) - 1] if line and lines else line
@@ -241,8 +256,8 @@ def compile_block(block: BlockCode, filename: str, mode: str = "exec"):
         if source:  # an included line, even in a block that mixes page lines and includes: its file and line
             err.filename, err.lineno, err.end_lineno = source[0], source[1], None
         else:
-            err.filename, err.lineno = filename, page_line(err.lineno)
-            err.end_lineno = page_line(err.end_lineno) if err.end_lineno else None
+            err.filename, err.lineno = page, block.lines[min(err.lineno, len(block.lines)) - 1] if err.lineno else None
+            err.end_lineno = None
         raise
     for node in ast.walk(tree):
         if "lineno" in node._attributes:
@@ -523,14 +538,21 @@ def _format(err: BaseException, filename: str, block: BlockCode | None = None) -
         text = "".join(traceback.format_exception(type(err), err, tb))
 
     def at_page(frame: re.Match) -> str:
+        expanded = _expanded.get((frame["file"], int(frame["line"])))
+        if expanded is not None:
+            line, source = expanded
+            included = f' (included from {source[0]}, line {source[1]})' if source else ""
+            return f'  File "{filename}", line {line}{frame["rest"]}{included}'
         page_line = _included.get((frame["file"], int(frame["line"])))
         if page_line is None:
             return frame[0]
         return (f'  File "{filename}", line {page_line}{frame["rest"]} '
                 f'(included from {frame["file"]}, line {frame["line"]})')
 
-    return FRAME_LINE.sub(at_page, text) if _included else text
+    return FRAME_LINE.sub(at_page, text) if _included or _expanded else text
 
 
 FRAME_LINE = re.compile(r'^  File "(?P<file>[^"\n]+)", line (?P<line>\d+)(?P<rest>.*)$', re.MULTILINE)
 _included: dict[tuple[str, int], int] = {}  # (snippet file, its line) → the page line that includes it
+# (name of a mixed block's expanded code, its line) → (page line, (snippet file, its line) or None): see _expanded_name
+_expanded: dict[tuple[str, int], tuple[int, tuple[str, int] | None]] = {}

@@ -110,15 +110,18 @@ def judge_runs(page: Page, block: Block, runs: list[BlockRun], structural: bool,
                update: bool, timeout: float, strict_xfail: bool = False) -> Verdict:
     """The verdict of `block` over one or more runs of its page: the first failing run's, else the first run's.
 
-    A block whose later run printed other text than the first (or ended otherwise) has `changes` True; its
-    output is never written into the page, since no one text is right.
+    A block whose later run printed other output than the first (or ended otherwise) has `changes` True; its
+    output is never written into the page, since no one text is right. "Other" is the harness's comparison's:
+    a set printed in another order, or a float within tolerance, is the same output.
     """
     first, n = runs[0], len(runs)
-    changes = any(run.status != "not run" and (run.status, run.stdout) != (first.status, first.stdout)
+    changes = any(run.status != "not run" and (run.status != first.status
+                                               or not compare(first.stdout, run.stdout, tolerance_of(block)).ok)
                   for run in runs[1:])
     verdict = judge(page, block, first, structural, labels, update and not changes, timeout, strict_xfail)
     for k, run in enumerate(runs[1:], 2):
-        if verdict.status == "failed":
+        # An update stands for every run: `changes` is False, so each later run printed what the first did.
+        if verdict.status == "failed" or verdict.rewrite or verdict.rewrites:
             break
         if run.status == "not run":
             continue
