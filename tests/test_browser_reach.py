@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from tests import browser_support as bs
-from tests.test_browser import _fail_with, browser, chromium_path, server, visit  # noqa: F401 (fixtures)
+from tests.test_browser import _fail_with, visit  # noqa: F401 (visit is a fixture; browser, server: conftest.py)
 
 pytestmark = pytest.mark.browser
 
