@@ -3,7 +3,8 @@
 A notebook stands alone once downloaded: its first code cell installs the packages its code imports, pinned
 as in the project's requirements files; the page's explanations become Markdown cells (MkDocs-only syntax
 turned into what Jupyter renders); the page's Python blocks become the code cells, with the page's
-documented outputs as the cells' stored outputs. The output is deterministic (cell ids from page and line,
+documented outputs as the cells' stored outputs, each cell naming its block (page and line) in its
+metadata so the site can show the output's status from the verification record. The output is deterministic (cell ids from page and line,
 sorted keys), so `--check` can detect drift.
 """
 from __future__ import annotations
@@ -30,6 +31,8 @@ COMPANIONS = {"transformers": ("torch",)}
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 # Jupyter's cell tag of the install cell: the one code cell that is not a block of the page.
 INSTALL_TAG = "install"
+# Code cell metadata key: {"page": "docs/x.md", "line": N}, the block its stored output was documented by.
+VERIFICATION = "verification"
 
 
 def pages(site: Site) -> list[Path]:
@@ -156,11 +159,14 @@ def build(page: Page, site: Site) -> dict[str, Any] | None:
             prose = (prose + "\n\n" if prose else "") + f"*The course notes do not run this cell: {block.skip_reason}*"
         if prose:
             cells.append(_markdown(page, block.line, prose))
-        outputs = []
+        outputs, metadata = [], {}
         if block.output is not None:
             outputs.append({"name": "stdout", "output_type": "stream", "text": _source(block.output.text)})
+            # Where the stored output comes from, by the verification record's own keys (page, line of the
+            # block's opening fence): the site reads the output's status line from the record by them.
+            metadata[VERIFICATION] = {"page": page.name, "line": block.line}
         cells.append({"cell_type": "code", "execution_count": None, "id": _cell_id(page, block.line, "code"),
-                      "metadata": {}, "outputs": outputs, "source": _source(block.code.rstrip("\n"))})
+                      "metadata": metadata, "outputs": outputs, "source": _source(block.code.rstrip("\n"))})
         previous = (block.output.end_line if block.output else block.end_line) + 1
     if tail := to_jupyter_markdown([lines[n - 1] for n in range(previous, len(lines) + 1) if n not in code_lines]):
         cells.append(_markdown(page, len(lines) + 1, tail))

@@ -1,7 +1,8 @@
 """How each output was checked, shown where the reader reads it; built from the committed record only.
 
 The record is `verification.json` at the repo root, written by `make verify` (harness/record.py). This hook:
-- puts a status line under every Output block (an element with `data-verification="<status>"`),
+- puts a status line under every Output block (an element with `data-verification="<status>"`), and under
+  every output of a code cell on the notebook pages (docs/notebooks/, each cell naming its block),
 - opens each page that has outputs with a one-line summary of their checks,
 - fills the status page's `<!-- verification-status -->` with a table of every block of the record,
 - fills `<!-- verification-counts -->` (home page) and the site description with the record's counts.
@@ -153,6 +154,19 @@ def status_text(block: dict) -> str:
     return f"{WORDS.get(status, status)}{earlier}."
 
 
+def recorded_status(page: str, line: int, output_line: int | None, where: str, what: str) -> tuple[str, str]:
+    """(status, status line text) of the block at `page`:`line` whose output is at `output_line` (None: any),
+    read from the record. A block the record does not know (or whose output moved) is a warning naming `where`
+    and gets status "missing": no status is ever shown unless read from the record."""
+    entry = STATE.index.get((page, line))
+    if entry is None or not entry.get("output_line") or output_line not in (None, entry["output_line"]):
+        if STATE.document is not None:
+            log.warning(f"{where}: {what} is not in {STATE.path.name} "
+                        "(or has moved): run `make verify` to record how it is checked")
+        return "missing", "? Not in the verification record: how this output was checked is not known."
+    return entry["status"], status_text(entry)
+
+
 def _anchor(page: str, line: int | None = None) -> str:
     """The status page's id of a block ('block-docs-x-md-12') or of a page ('page-docs-x-md')."""
     slug = re.sub(r"[^a-z0-9]+", "-", page.lower()).strip("-")
@@ -193,14 +207,8 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
         if closing is None or closing.strip() != block.output.fence:
             raise PluginError(f"{parsed.name}:{block.output.end_line}: cannot place the status line under this "
                               "Output block (the page's Markdown was changed before this hook ran)")
-        entry = STATE.index.get((parsed.name, block.line))
-        if entry is None or entry.get("output_line") != block.output.line:
-            if STATE.document is not None:
-                log.warning(f"{parsed.name}:{block.output.line}: this Output block is not in {STATE.path.name} "
-                            "(or has moved): run `make verify` to record how it is checked")
-            status, text = "missing", "? Not in the verification record: how this output was checked is not known."
-        else:
-            status, text = entry["status"], status_text(entry)
+        status, text = recorded_status(parsed.name, block.line, block.output.line, f"{parsed.name}:{block.output.line}",
+                                       "this Output block")
         found[status] = found.get(status, 0) + 1
         link = _link(src, _anchor(parsed.name, block.line))
         indent = block.output.indent
@@ -211,6 +219,74 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
     title = H1.search(markdown)
     at = title.end() if title else 0
     return markdown[:at] + "\n\n" + summary + "\n" + markdown[at:]
+
+
+# mkdocs-jupyter (nbconvert's lab template) renders each code cell's outputs in one such element, in cell order.
+OUTPUT_AREA = re.compile(r'<div class="jp-OutputArea jp-Cell-outputArea">')
+DIV = re.compile(r"<div\b[^>]*>|</div>")
+CELL_ID = re.compile(r'id="cell-id=([^"]+)"')
+
+
+def on_page_content(html_text, page, config, files, **kwargs):
+    """On a notebook page, the status line under each code cell's output area, as under the page's Output block.
+
+    The k-th output area of the HTML is the k-th code cell with outputs of the .ipynb; the cell's metadata
+    (written by harness/notebooks.py) names its block: {"verification": {"page": "docs/x.md", "line": N}}.
+    The cell id rendered before each output area must be that cell's, or the build stops: a line never goes
+    under another cell's output.
+    """
+    src = page.file.src_uri
+    if not src.endswith(".ipynb") or page.file.abs_src_path is None:
+        return html_text
+    import json
+
+    notebook = Path(page.file.abs_src_path)
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError) as error:
+        raise PluginError(f"{notebook}: cannot read the notebook's cells ({error})") from None
+    with_outputs = [c for c in cells if c.get("cell_type") == "code" and c.get("outputs")]
+    areas = list(OUTPUT_AREA.finditer(html_text))
+    if len(areas) != len(with_outputs):
+        raise PluginError(f"{src}: {len(with_outputs)} code cells with outputs but {len(areas)} output areas in "
+                          "its HTML: cannot place the status lines (has mkdocs-jupyter's template changed?)")
+    status_page = files.get_file_from_path(STATUS_PAGE)
+    base = status_page.url_relative_to(page.file) if status_page else ""  # no status page: Markdown links fail the build
+    pieces, at = [], 0
+    for cell, area in zip(with_outputs, areas):
+        ids = CELL_ID.findall(html_text, 0, area.start())
+        if cell.get("id") and (not ids or ids[-1] != cell["id"]):
+            raise PluginError(f"{src}: the output area at offset {area.start()} is not under cell {cell['id']} "
+                              "of the notebook: cannot place its status line")
+        end = _closing_div(html_text, area.end())
+        origin = (cell.get("metadata") or {}).get("verification") or {}
+        page_name, line = origin.get("page"), origin.get("line")
+        status, text = recorded_status(page_name, line, None, f"{src} (cell {cell.get('id')}, from "
+                                       f"{page_name or '?'}:{line or '?'})", "this cell's output")
+        link = f"{base}#{_anchor(page_name, line)}" if page_name and line else base
+        pieces += [html_text[at:end], "\n" + status_html(status, text, link)]
+        at = end
+    return "".join(pieces) + html_text[at:]
+
+
+def _closing_div(html_text: str, start: int) -> int:
+    """The offset just after the `</div>` that closes a `<div>` opened just before `start`."""
+    depth = 1
+    for tag in DIV.finditer(html_text, start):
+        depth += -1 if tag[0] == "</div>" else 1
+        if depth == 0:
+            return tag.end()
+    raise PluginError("an output area of a notebook page is never closed: cannot place its status line")
+
+
+def status_html(status: str, text: str, link: str) -> str:
+    """The status line as HTML, for pages MkDocs does not render from Markdown: the same element, status and
+    words (rendered by Python-Markdown, inline) as under a Markdown page's Output block."""
+    import markdown
+
+    words = markdown.markdown(text).strip().removeprefix("<p>").removesuffix("</p>")
+    return (f'<p class="verification" data-verification="{html.escape(status)}">{words} '
+            f'<a href="{html.escape(link)}">How outputs are checked</a></p>')
 
 
 def page_summary(found: dict[str, int], link: str) -> str:

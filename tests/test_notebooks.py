@@ -37,6 +37,9 @@ def test_notebook_cells_are_the_page_blocks_and_outputs():
         assert ["".join(c["source"]) for c in code] == [b.code.rstrip("\n") for b in page.python_blocks]
         assert [["".join(o["text"]) for o in c["outputs"]] for c in code] == \
             [[b.output.text] if b.output else [] for b in page.python_blocks]
+        # A cell with an output names its block by the verification record's keys; one without names none.
+        assert [c["metadata"].get("verification") for c in code] == \
+            [{"page": page.name, "line": b.line} if b.output else None for b in page.python_blocks]
 
 
 @pytest.fixture
@@ -170,10 +173,12 @@ def test_cells_hold_explanations_code_and_outputs(small_site):
                      "and a [link out](https://example.org/).\n\n## First step")
     assert first == "import json\nimport numpy as np\n\nx = 1\nprint(x)"
     assert notebook["cells"][3]["outputs"] == [{"name": "stdout", "output_type": "stream", "text": ["1\n"]}]
+    assert notebook["cells"][3]["metadata"] == {"verification": {"page": "docs/page.md", "line": page.python_blocks[0].line}}
     # An admonition becomes a quote with its title, inline math becomes $...$, the skip reason is told.
     assert note == ("> **Why it prints 1**\n>\n> Because $x = 1$.\n\n"
                     "*The course notes do not run this cell: needs a GPU*")
     assert skipped == 'print("gpu")' and notebook["cells"][5]["outputs"] == []
+    assert notebook["cells"][5]["metadata"] == {}  # no output, so nothing to show a status for
     # A definition list becomes a list; the diagram's include goes, its caption stays; the set-up's title.
     assert prose == ("- **Tensor**: An array of numbers\n  with a shape.\n\n"
                      "*Diagram (on the site's page): A drawing of the steps.*\n\n> **Set-up**")
