@@ -264,7 +264,7 @@ def on_page_content(html_text, page, config, files, **kwargs):
         status, text = recorded_status(page_name, line, None, f"{src} (cell {cell.get('id')}, from "
                                        f"{page_name or '?'}:{line or '?'})", "this cell's output")
         link = f"{base}#{_anchor(page_name, line)}" if page_name and line else base
-        pieces += [html_text[at:end], "\n" + status_html(status, text, link)]
+        pieces += [html_text[at:end], "\n" + status_html(status, text, link, config)]
         at = end
     return "".join(pieces) + html_text[at:]
 
@@ -279,12 +279,14 @@ def _closing_div(html_text: str, start: int) -> int:
     raise PluginError("an output area of a notebook page is never closed: cannot place its status line")
 
 
-def status_html(status: str, text: str, link: str) -> str:
+def status_html(status: str, text: str, link: str, config) -> str:
     """The status line as HTML, for pages MkDocs does not render from Markdown: the same element, status and
-    words (rendered by Python-Markdown, inline) as under a Markdown page's Output block."""
+    words as under a Markdown page's Output block, rendered with the site's Markdown extensions (so glossary
+    terms get the same tooltips)."""
     import markdown
 
-    words = markdown.markdown(text).strip().removeprefix("<p>").removesuffix("</p>")
+    renderer = markdown.Markdown(extensions=config["markdown_extensions"], extension_configs=config["mdx_configs"])
+    words = renderer.convert(text).strip().removeprefix("<p>").removesuffix("</p>")
     return (f'<p class="verification" data-verification="{html.escape(status)}">{words} '
             f'<a href="{html.escape(link)}">How outputs are checked</a></p>')
 

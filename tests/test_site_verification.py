@@ -1,6 +1,7 @@
 """The built site says how each output was checked, exactly as the committed record says, in learners' words."""
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 
@@ -108,3 +109,37 @@ def test_home_page_and_description_state_the_records_counts(built_site, committe
     description = re.search(r'<meta name="description" content="([^"]*)"', html)[1]
     assert claim in description.replace("&#39;", "'")
     assert 'href="verification.html"' in html  # the status page, linked from the home page
+
+
+def notebooks_with_outputs():
+    return [p for p in sorted((DOCS / "notebooks").rglob("*.ipynb"))
+            if any(c["cell_type"] == "code" and c["outputs"] for c in json.loads(p.read_text())["cells"])]
+
+
+@pytest.mark.parametrize("notebook", notebooks_with_outputs(), ids=lambda p: p.relative_to(REPO).as_posix())
+def test_every_output_of_a_notebook_page_carries_the_records_status(notebook, built_site, committed):
+    # The notebook page shows the same outputs as its Markdown page: each output area, in order, is followed
+    # (before the next one) by the status line of the block it comes from, read from the record.
+    page = parse_page(DOCS / notebook.relative_to(DOCS / "notebooks").with_suffix(".md"), SITE)
+    by_block = {(b["page"], b["line"]): b for b in committed["blocks"]}
+    blocks = [b for b in page.python_blocks if b.output]
+    html = (built_site.site_dir / notebook.relative_to(DOCS).with_suffix(".html")).read_text(encoding="utf-8")
+    found = elements(html)
+    areas = [i for i, e in enumerate(found) if "jp-OutputArea" in e["attrs"].get("class", "").split()]
+    assert len(areas) == len(blocks) > 0
+    for area, next_area, block in zip(areas, areas[1:] + [len(found)], blocks):
+        lines = [e for e in found[area:next_area] if "data-verification" in e["attrs"]]
+        assert len(lines) == 1, f"{notebook.name}: block {block.line} has {len(lines)} status lines"
+        entry = by_block[(page.name, block.line)]
+        assert lines[0]["attrs"]["data-verification"] == entry["status"]
+        assert "".join(found[area]["text"].split()) == "".join(block.output.text.split())  # the block's own output
+        text = " ".join(lines[0]["text"].split())
+        assert entry["date"] in text and entry["torch"] in text and "verdict" not in text.lower(), text
+        assert {"verified": "Checked", "structural": "Structure checked"}.get(entry["status"], "") in text
+        # The status line links to the block's row of the status page (the first link inside the line).
+        at = found.index(lines[0], area)
+        link = next(e for e in found[at:next_area] if e["tag"] == "a")
+        assert link["text"] in lines[0]["text"]
+        slug = re.sub(r"[^a-z0-9]+", "-", page.name.lower()).strip("-")
+        assert link["attrs"]["href"] == (f"{'../' * (len(notebook.relative_to(DOCS).parts) - 1)}verification.html"
+                                         f"#block-{slug}-{block.line}")
