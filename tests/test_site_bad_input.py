@@ -211,3 +211,6 @@ def test_an_output_block_missing_from_the_record_fails_the_strict_build(repo_cop
     path.write_text(json.dumps(document), encoding="utf-8")
     log = failed_build(repo_copy).log
     assert "docs/using-transformers/tokenizer.md:28: this Output block is not in verification.json" in log
+    # The notebook page shows the same output: its cell gets the same warning, naming the notebook and the block.
+    assert re.search(r"notebooks/using-transformers/tokenizer\.ipynb \(cell \w+, from docs/using-transformers/"
+                     r"tokenizer\.md:24\): this cell's output is not in verification\.json", log), log
