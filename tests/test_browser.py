@@ -7,6 +7,7 @@ themes land in test-artifacts/screenshots/<run-id>/ (or $BROWSER_SCREENSHOTS_DIR
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -312,6 +313,14 @@ def test_notebook_comparison_reports_a_changed_cell():
 OUTPUT_PAGES = [p for p in MARKDOWN_PAGES if any(b.output for b in bs.parse_source(p))]
 
 
+def shown_outputs(site_page) -> int:
+    """How many outputs the page shows: its Output blocks, or a notebook's code cells with outputs."""
+    if site_page.is_notebook:
+        cells = json.loads((bs.DOCS / site_page.source).read_text(encoding="utf-8"))["cells"]
+        return sum(1 for c in cells if c["cell_type"] == "code" and c["outputs"])
+    return sum(1 for b in bs.parse_source(site_page) if b.output)
+
+
 @pytest.fixture(scope="module")
 def verification_record() -> dict:
     from harness import record
@@ -319,9 +328,10 @@ def verification_record() -> dict:
     return record.load(bs.REPO / record.RECORD_FILE)
 
 
-@pytest.mark.parametrize("site_page", OUTPUT_PAGES, ids=str)
+@pytest.mark.parametrize("site_page", OUTPUT_PAGES + [p for p in NOTEBOOKS if shown_outputs(p)], ids=str)
 def test_status_lines_are_readable_in_both_themes_at_phone_width(browser, server, site_page):
-    """Every Output block has its status line, shown in full and legible at 390 px, light and dark."""
+    """Every Output block (or notebook cell output) has its status line, shown in full and legible at 390 px,
+    light and dark."""
     context = browser.new_context(color_scheme="light", viewport={"width": 390, "height": 844}, service_workers="block")
     traffic = bs.Traffic(server.origin)
     traffic.attach(context)
@@ -329,7 +339,7 @@ def test_status_lines_are_readable_in_both_themes_at_phone_width(browser, server
         page = context.new_page()
         page.goto(f"{server.origin}/{site_page.html}", wait_until="load")
         page.evaluate(bs.WAIT_RENDERED_JS)
-        expected = sum(1 for b in bs.parse_source(site_page) if b.output)
+        expected = shown_outputs(site_page)
         problems = []
         for theme in bs.SCHEMES:
             bs.switch_scheme(page, bs.PALETTE[theme])
@@ -397,9 +407,12 @@ def test_from_any_output_to_its_row_of_the_status_page(visit, mode):
     status_page = v.open("verification.html")
     rows = set(status_page.evaluate("() => [...document.querySelectorAll('#verification-status tr[id]')].map(r => r.id)"))
     problems = []
-    for site_page in OUTPUT_PAGES:
+    for site_page in OUTPUT_PAGES + [p for p in NOTEBOOKS if shown_outputs(p)]:
         page = v.open(site_page.html)
-        for line in page.evaluate(bs.STATUS_LINES_JS):
+        lines = page.evaluate(bs.STATUS_LINES_JS)
+        if len(lines) != shown_outputs(site_page):
+            problems.append(f"{site_page.html}: {len(lines)} status lines for {shown_outputs(site_page)} outputs")
+        for line in lines:
             target = (line["href"] or "#").split("#", 1)[1]
             if target not in rows:
                 problems.append(f"{site_page.html}: status line links to #{target}, not a row of the status page")
