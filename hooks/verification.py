@@ -15,6 +15,7 @@ The words are for learners: a block's result is its "status"; "verdict" is the m
 from __future__ import annotations
 
 import html
+import json
 import logging
 import posixpath
 import re
@@ -238,8 +239,6 @@ def on_page_content(html_text, page, config, files, **kwargs):
     src = page.file.src_uri
     if not src.endswith(".ipynb") or page.file.abs_src_path is None:
         return html_text
-    import json
-
     notebook = Path(page.file.abs_src_path)
     try:
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
@@ -252,6 +251,10 @@ def on_page_content(html_text, page, config, files, **kwargs):
                           "its HTML: cannot place the status lines (has mkdocs-jupyter's template changed?)")
     status_page = files.get_file_from_path(STATUS_PAGE)
     base = status_page.url_relative_to(page.file) if status_page else ""  # no status page: Markdown links fail the build
+    import markdown
+
+    # The site's own Markdown extensions, so glossary terms in the words get the same tooltips as on the pages.
+    renderer = markdown.Markdown(extensions=config["markdown_extensions"], extension_configs=config["mdx_configs"])
     pieces, at = [], 0
     for cell, area in zip(with_outputs, areas):
         ids = CELL_ID.findall(html_text, 0, area.start())
@@ -264,7 +267,7 @@ def on_page_content(html_text, page, config, files, **kwargs):
         status, text = recorded_status(page_name, line, None, f"{src} (cell {cell.get('id')}, from "
                                        f"{page_name or '?'}:{line or '?'})", "this cell's output")
         link = f"{base}#{_anchor(page_name, line)}" if page_name and line else base
-        pieces += [html_text[at:end], "\n" + status_html(status, text, link, config)]
+        pieces += [html_text[at:end], "\n" + status_html(status, text, link, renderer)]
         at = end
     return "".join(pieces) + html_text[at:]
 
@@ -279,14 +282,10 @@ def _closing_div(html_text: str, start: int) -> int:
     raise PluginError("an output area of a notebook page is never closed: cannot place its status line")
 
 
-def status_html(status: str, text: str, link: str, config) -> str:
+def status_html(status: str, text: str, link: str, renderer) -> str:
     """The status line as HTML, for pages MkDocs does not render from Markdown: the same element, status and
-    words as under a Markdown page's Output block, rendered with the site's Markdown extensions (so glossary
-    terms get the same tooltips)."""
-    import markdown
-
-    renderer = markdown.Markdown(extensions=config["markdown_extensions"], extension_configs=config["mdx_configs"])
-    words = renderer.convert(text).strip().removeprefix("<p>").removesuffix("</p>")
+    words as under a Markdown page's Output block, the words rendered by `renderer` (a markdown.Markdown)."""
+    words = renderer.reset().convert(text).strip().removeprefix("<p>").removesuffix("</p>")
     return (f'<p class="verification" data-verification="{html.escape(status)}">{words} '
             f'<a href="{html.escape(link)}">How outputs are checked</a></p>')
 
