@@ -282,7 +282,7 @@ def test_the_project_chooses_the_page_namespace_and_updates_work_under_codeblock
     ini.write_text(ini.read_text() + "harness_namespace = page\n")
     result = repo.run("--codeblocks", "docs", "--update-outputs")
     result.assert_outcomes(passed=2)  # one namespace: the second block sees `hidden`
-    assert "outputs updated: docs/steps.md" in result.stdout.str()
+    assert "--update-outputs: 1 block rewritten in 1 page, 0 refused" in result.outlines
     page = (repo.root / "docs/steps.md").read_text()
     assert page.endswith("<!--pytest-codeblocks:expected-output-->\n```\n32\n```\n")
 
