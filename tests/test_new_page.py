@@ -52,6 +52,9 @@ def test_a_new_page_builds_and_verifies_right_after(copy, tmp_path):
     assert nav.index("notebooks/using-transformers/batching.ipynb") == \
         nav.index("notebooks/using-transformers/post-processing.ipynb") + 1
 
+    # The site shows each output's check read from the record: `make verify` records the new page's, then it builds.
+    recorded = run(copy, "pytest", "docs", "-p", "no:cacheprovider", "--verification-report", "verification.json")
+    assert recorded.returncode == 0, recorded.stdout
     build = run_mkdocs_build(tmp_path / "site", copy / "mkdocs.yml")
     assert build.returncode == 0, build.log
     html = (tmp_path / "site" / "using-transformers" / "batching.html").read_text(encoding="utf-8")
