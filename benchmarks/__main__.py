@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--quick] [--sizes 1,10,50] [--only scaling,real,site] [--out DIR]`."""
+"""`python -m benchmarks [--quick] [--sizes 1,10,50] [--only scaling,checkpoints,real,site] [--out DIR]`."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +11,7 @@ from pathlib import Path
 from benchmarks import results
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("scaling", "real", "site")
+PARTS = ("scaling", "checkpoints", "real", "site")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.scaling import measure_scaling
         log("scaling over N copies of a code-heavy page")
         data["scaling"] = _guard(lambda: measure_scaling(sizes, not (args.quick or args.no_peers), repeat, log=log))
+    if "checkpoints" in parts:
+        from benchmarks.checkpoint_pages import measure_checkpoint_pages
+        log("N copies of a page that loads a checkpoint (the offline lab)")
+        lab_sizes = sizes[:2] if args.quick else [10, 50]
+        data["checkpoint_pages"] = _guard(lambda: measure_checkpoint_pages(lab_sizes, repeat, log=log))
     if "real" in parts:
         from benchmarks.real_pages import measure_real_pages
         log("the project's pages")

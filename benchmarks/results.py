@@ -84,6 +84,17 @@ def targets(data: dict) -> list[dict]:
                 growth = _ratio(sizes[largest]["harness"][key], sizes[smallest]["harness"][key])
                 add(f"memory {key}: {largest} pages / {smallest} page(s)", growth, f"≤ {FLAT_MEMORY}",
                     None if growth is None else growth <= FLAT_MEMORY)
+    lab = data.get("checkpoint_pages", {}).get("sizes", {})
+    for count, runs in lab.items():  # every copy loads a checkpoint: the harness's spares load it ahead
+        for key, label in (("seconds", "wall"), ("cpu_seconds", "CPU")):
+            ratio = _limit_ratio(runs, data["checkpoint_pages"].get("pairs", {}).get(count), key)
+            add(f"{count} checkpoint-loading pages: harness / one interpreter ({label})", ratio, f"≤ {LIMIT_RATIO}",
+                None if ratio is None else ratio <= LIMIT_RATIO)
+    if len(lab) > 1:
+        largest, smallest = max(lab, key=int), min(lab, key=int)
+        growth = _ratio(lab[largest]["harness"]["peak_pss_mb"], lab[smallest]["harness"]["peak_pss_mb"])
+        add(f"memory of checkpoint-loading pages: {largest} / {smallest}", growth, f"≤ {FLAT_MEMORY}",
+            None if growth is None else growth <= FLAT_MEMORY)
     site = data.get("site", {})
     if "ours" in site:
         external = len(site["ours"]["external"])
@@ -140,6 +151,9 @@ def markdown(data: dict) -> str:
         out.append("")
     elif real.get("error"):
         out += ["## The project's pages", "", f"Not measured: {real['error']}", ""]
+    lab = _pairs_table("Checkpoint-loading pages (the offline lab): harness against one interpreter, pair by pair",
+                       data.get("checkpoint_pages", {}).get("pairs", {}))
+    out += lab + ([""] if lab else [])
     site = data.get("site", {})
     if "ours" in site:
         out += [f"## The site (`mkdocs build --strict`: {site['build_seconds']:.1f} s)", "",

