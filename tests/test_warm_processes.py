@@ -9,6 +9,7 @@ from torch's generator, and a warm-up that moved the generator would change the 
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -16,6 +17,7 @@ import sys
 
 import pytest
 
+from benchmarks.workspace import REPO
 from harness.values import ANSI_RE
 from harness_testing import repo  # noqa: F401  (fixture)
 
@@ -116,3 +118,19 @@ def test_warmed_processes_print_what_the_first_page_and_a_cold_python_print(repo
                           timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert cold.returncode == 0, cold.stderr[-3000:]
     assert ANSI_RE.sub("", cold.stdout) == written[0][0]  # as written by an update: colour codes rendered
+
+
+@pytest.mark.slow
+def test_every_course_page_prints_the_same_in_a_warm_fork_and_in_a_cold_interpreter(tmp_path):
+    # --repeat 2: each page runs first in a process forked from the warm server (and warmed ahead), then in
+    # a new interpreter (spawn: nothing preloaded, its own hash seed); a block whose output differs is named.
+    report = tmp_path / "report.json"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "docs", "-q", "-p", "no:cacheprovider", "--repeat", "2",
+                           f"--verification-report={report}"], cwd=REPO, capture_output=True, text=True,
+                          timeout=1800, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    compared = [block for block in json.loads(report.read_text(encoding="utf-8"))["blocks"]
+                if "changes_between_runs" in block]  # blocks that ran twice (a skipped one did not)
+    assert len(compared) > 30  # every page of the course
+    assert [f"{block['page']}:{block['line']}" for block in compared if block["changes_between_runs"]] == []
+    assert "output changes between runs" not in proc.stdout
