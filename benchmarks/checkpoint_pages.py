@@ -81,9 +81,10 @@ def measure_checkpoint_pages(sizes: list[int], repeat: int = 3, log=print, with_
 
 
 def logged_run(name: str, command: list[str], workspace: Path, env: dict, log, sample: bool = True):
-    """A measurement of `command` in `workspace` (`sample`: with the tree's memory and CPU) that logs itself."""
+    """A measurement of `command` in `workspace` that logs itself; `sample`: the tree's memory and CPU, sampled
+    every 50 ms (its wall time is not compared, so the sampler's own cost does not matter)."""
     def measure():
-        result = run(command, workspace, env, sample_memory=sample)
+        result = run(command, workspace, env, sample_memory=sample, spacing=0)
         log(f"  {name}: {result.seconds:.1f} s" + (f", peak {result.peak_pss_mb:.0f} MB" if sample else "")
             + ("" if result.ok else f" (exit {result.returncode})"))
         return result

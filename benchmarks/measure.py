@@ -54,10 +54,11 @@ class Run:
 class TreeSampler(threading.Thread):
     """Samples the memory of a process and all its descendants until stopped."""
 
-    def __init__(self, pid: int, interval: float = 0.05):
+    def __init__(self, pid: int, interval: float = 0.05, spacing: float = SAMPLING_SHARE_WAIT):
         super().__init__(daemon=True)
         self.root = psutil.Process(pid)
         self.interval = interval
+        self.spacing = spacing
         self.peak_pss = 0
         self.peak_rss = 0
         # Last CPU time seen per process (pid, start time): a forked page that was never reaped still counts.
@@ -88,7 +89,7 @@ class TreeSampler(threading.Thread):
             # of five such processes (the harness) would have this thread take most of a core from the command
             # it measures, and much more from a tree than from a single interpreter. Sampling is spaced so it
             # takes at most a fifth of one core, whatever the number of processes.
-            self._halt.wait(max(self.interval, SAMPLING_SHARE_WAIT * (time.perf_counter() - started)))
+            self._halt.wait(max(self.interval, self.spacing * (time.perf_counter() - started)))
 
     def stop(self) -> None:
         """Stop sampling and wait for the thread."""
@@ -97,13 +98,17 @@ class TreeSampler(threading.Thread):
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 3600,
-        sample_memory: bool = True) -> Run:
-    """Run `command`, timing it from spawn to exit; stdout and stderr are kept (bounded) for diagnosis."""
+        sample_memory: bool = True, spacing: float = SAMPLING_SHARE_WAIT) -> Run:
+    """Run `command`, timing it from spawn to exit; stdout and stderr are kept (bounded) for diagnosis.
+
+    `spacing`: the sampler waits that many times a sample's duration between samples (0: every 50 ms, for a
+    run whose wall time is not used, where missing no short-lived process matters more).
+    """
     log_path = Path(cwd) / f".bench-log-{os.getpid()}-{time.monotonic_ns()}"
     with open(log_path, "w+b") as log:
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-        sampler = TreeSampler(process.pid) if sample_memory else None
+        sampler = TreeSampler(process.pid, spacing=spacing) if sample_memory else None
         if sampler:
             sampler.start()
         deadline = start + timeout

@@ -172,11 +172,9 @@ def markdown(data: dict) -> str:
         out += [f"## {split['pages']} checkpoint-loading pages split by pytest-xdist: `-n 2` against `-n 0`", "",
                 f"Peak memory (PSS, MB; one sampled run each): {split['-n 2']['peak_pss_mb']:.0f} with `-n 2`, "
                 f"{split['-n 0']['peak_pss_mb']:.0f} with `-n 0`.", "",
-                "| pair | -n 2 s | -n 0 s | wall ratio | -n 2 CPU s | -n 0 CPU s | CPU ratio |",
-                "|---:|---:|---:|---:|---:|---:|---:|"]
+                "| pair | -n 2 s | -n 0 s | wall ratio |", "|---:|---:|---:|---:|"]
         out += [f"| {index} | {_fmt(pair['first_seconds'])} | {_fmt(pair['second_seconds'])} | "
-                f"{_fmt(pair['wall_ratio'])} | {_fmt(pair['first_cpu_seconds'])} | {_fmt(pair['second_cpu_seconds'])} | "
-                f"{_fmt(pair['cpu_ratio'])} |" for index, pair in enumerate(split["pairs"], start=1)]
+                f"{_fmt(pair['wall_ratio'])} |" for index, pair in enumerate(split["pairs"], start=1)]
         out.append("")
     site = data.get("site", {})
     if "ours" in site:

@@ -23,6 +23,7 @@ import time
 import traceback
 import types
 import warnings
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -274,16 +275,64 @@ def compile_block(block: BlockCode, filename: str, mode: str = "exec"):
 
 
 def preload(specs) -> None:
-    """Import each "module" or "module:name,name" (the names looked up); a failure is the page's to meet."""
-    for spec in specs:
-        module, _, names = spec.partition(":")
+    """Import each "module" or "module:name,name" (the names looked up); a failure is the page's to meet.
+
+    A module that writes to stdout when imported (`import this`) is taken out of sys.modules again, with what it
+    imported: the page that imports it runs it and prints what a cold interpreter prints, whichever pages ran
+    before it.
+    """
+    with _stdout_size() as written:
+        for spec in specs:
+            module, _, names = spec.partition(":")
+            before, printed = set(sys.modules), written()
+            try:
+                imported = importlib.import_module(module)
+                # transformers' lazy modules import a submodule only when a name is looked up.
+                for name in filter(None, names.split(",")):
+                    getattr(imported, name, None)
+            except BaseException:  # a page that fails to import fails in its own process, with its own traceback
+                pass
+            if written() != printed:
+                for name in sys.modules.keys() - before:
+                    del sys.modules[name]
+
+
+@contextmanager
+def _stdout_size():
+    """Within the body, fd 1 is a scratch file; yields a function giving the bytes written to it so far."""
+    def written() -> int:
+        with suppress(Exception):
+            sys.stdout.flush()
+        return os.fstat(1).st_size
+
+    with suppress(Exception):
+        sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as scratch:
+        os.dup2(scratch.fileno(), 1)
         try:
-            imported = importlib.import_module(module)
-            # transformers' lazy modules import a submodule only when a name is looked up.
-            for name in filter(None, names.split(",")):
-                getattr(imported, name, None)
-        except BaseException:  # a page that fails to import fails in its own process, with its own traceback
-            pass
+            yield written
+        finally:
+            with suppress(Exception):
+                sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def fresh_generators() -> None:
+    """Seed numpy's global generator and torch's default one at random, as an interpreter does on importing them.
+
+    Page processes are forked from one server, which seeded them once: without this every page of a run would
+    draw the same numbers where cold interpreters each draw their own (Python's random reseeds at fork itself).
+    """
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:
+        with suppress(Exception):
+            numpy_random.seed()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        with suppress(Exception):
+            torch.seed()
 
 
 def warm(modules: list[str], patterns: list[tuple[str | bytes, int]]) -> None:
@@ -349,6 +398,7 @@ def run_child(inbox, sender, spare: bool = False) -> None:
         except (EOFError, OSError):  # the harness ended without giving this process a page
             return
         page, log_path = payload
+        fresh_generators()  # after the warm-ups: whatever they drew is gone with the server's seed
         _isolate(page, log_path)
         _included.update(((source[0], source[1]), line) for block in page.blocks
                          for line, source in zip(block.lines, block.sources) if source)

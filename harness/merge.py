@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parts = {}
     try:
         for path in args.reports:
+            if str(path) in parts:  # the same part twice: almost surely a typo for another part's name
+                raise MergeError(f"{path}: given twice")
             try:
                 document = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as error:

