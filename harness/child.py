@@ -277,14 +277,17 @@ def compile_block(block: BlockCode, filename: str, mode: str = "exec"):
 def preload(specs) -> None:
     """Import each "module" or "module:name,name" (the names looked up); a failure is the page's to meet.
 
-    A module that writes to stdout when imported (`import this`) is taken out of sys.modules again, with what it
-    imported: the page that imports it runs it and prints what a cold interpreter prints, whichever pages ran
-    before it.
+    A module that writes to stdout when imported (`import this`) is taken out of sys.modules again, so the page
+    that imports it runs it and prints what a cold interpreter prints, whichever pages ran before it. Only the
+    modules whose top-level code was running when the output was written go (with the attribute that names
+    them on their package), and never one of a package that has just loaded a compiled extension (numpy,
+    torch): an extension cannot be loaded twice in a process, so such output stays unseen by the page.
     """
-    with _stdout_size() as written:
+    with _stdout_watch() as watch:
         for spec in specs:
             module, _, names = spec.partition(":")
-            before, printed = set(sys.modules), written()
+            before, printed = set(sys.modules), watch.size()
+            watch.writers.clear()
             try:
                 imported = importlib.import_module(module)
                 # transformers' lazy modules import a submodule only when a name is looked up.
@@ -292,29 +295,70 @@ def preload(specs) -> None:
                     getattr(imported, name, None)
             except BaseException:  # a page that fails to import fails in its own process, with its own traceback
                 pass
-            if written() != printed:
-                for name in sys.modules.keys() - before:
-                    del sys.modules[name]
+            if watch.size() != printed:
+                # Written below Python (os.write, C printf): only the spec's own module can be told.
+                _unload(watch.writers or {module}, sys.modules.keys() - before)
+
+
+def _unload(writers: set[str], new: set[str]) -> None:
+    """Remove from sys.modules the modules of `writers` that are in `new`, are Python source, and belong to a
+    top-level package that loaded no compiled extension among `new`."""
+    compiled = {name.partition(".")[0] for name in new
+                if not (getattr(sys.modules.get(name), "__file__", None) or "").endswith(".py")
+                and getattr(sys.modules.get(name), "__file__", None)}
+    for name in writers & new:
+        module = sys.modules.get(name)
+        if name.partition(".")[0] in compiled or not (getattr(module, "__file__", None) or "").endswith(".py"):
+            continue
+        del sys.modules[name]
+        package, _, attribute = name.rpartition(".")
+        if package in sys.modules and getattr(sys.modules[package], attribute, None) is module:
+            delattr(sys.modules[package], attribute)  # else `from package import attribute` finds it there
+
+
+class _StdoutWatch:
+    """What preload's imports write to stdout: bytes at fd 1 (a scratch file), and which modules' top-level
+    code was running at each Python-level write (sys.stdout is wrapped)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.writers: set[str] = set()
+
+    def write(self, text):
+        if self.stream is None:  # no stdout at all: print() would have written nothing
+            return len(text)
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_name == "<module>":
+                self.writers.add(frame.f_globals.get("__name__", ""))
+            frame = frame.f_back
+        return self.stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+    def size(self) -> int:
+        with suppress(Exception):
+            self.stream.flush()
+        return os.fstat(1).st_size
 
 
 @contextmanager
-def _stdout_size():
-    """Within the body, fd 1 is a scratch file; yields a function giving the bytes written to it so far."""
-    def written() -> int:
-        with suppress(Exception):
-            sys.stdout.flush()
-        return os.fstat(1).st_size
-
+def _stdout_watch():
+    """Within the body, fd 1 is a scratch file and sys.stdout a _StdoutWatch over it."""
     with suppress(Exception):
         sys.stdout.flush()
-    saved = os.dup(1)
+    saved, stdout = os.dup(1), sys.stdout
     with tempfile.TemporaryFile() as scratch:
         os.dup2(scratch.fileno(), 1)
+        watch = _StdoutWatch(stdout)
+        sys.stdout = watch
         try:
-            yield written
+            yield watch
         finally:
+            sys.stdout = stdout
             with suppress(Exception):
-                sys.stdout.flush()
+                stdout.flush()
             os.dup2(saved, 1)
             os.close(saved)
 
@@ -425,6 +469,7 @@ def _isolate(page: PageRun, log_path: str) -> None:
     os.dup2(null, 0)
     os.dup2(log, 2)  # stderr is not output: kept for failure reports
     global _capture
+    outs = {id(stream) for stream in (sys.stdout, sys.__stdout__) if stream is not None}  # the server's
     _capture = StdoutCapture()  # fd 1
     sys.stdin = open(os.devnull)
     sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
@@ -437,7 +482,9 @@ def _isolate(page: PageRun, log_path: str) -> None:
     for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
         for handler in getattr(logger, "handlers", []):
             if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
-                handler.setStream(sys.stderr)
+                # A handler a preloaded module made on stdout writes output, as in a cold interpreter.
+                on_stdout = id(handler.stream) in outs or isinstance(handler.stream, _StdoutWatch)
+                handler.setStream(sys.stdout if on_stdout else sys.stderr)
     lines = page.text.splitlines(keepends=True)
     linecache.cache[page.filename] = (len(page.text), None, lines, page.filename)
 

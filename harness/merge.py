@@ -71,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     parts = {}
     try:
+        seen = set()
         for path in args.reports:
-            if str(path) in parts:  # the same part twice: almost surely a typo for another part's name
+            if path.resolve() in seen:  # the same part twice (by any name): almost surely a typo for another part
                 raise MergeError(f"{path}: given twice")
+            seen.add(path.resolve())
             try:
                 document = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as error:
