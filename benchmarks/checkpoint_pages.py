@@ -45,39 +45,39 @@ def measure_checkpoint_pages(sizes: list[int], repeat: int = 3, log=print, with_
     processes are not the measured command's children) come from one more, sampled, run of each side.
     """
     text, env = lab_text(), base_env()
-    results, pairs = {}, {}
+    results, pairs, xdist = {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="harness-bench-lab-") as tmp:
         for count in sizes:
             workspace = make_workspace(Path(tmp) / f"pages-{count}", text, count)
-            commands = {"harness": harness_command([workspace.root / "docs"], "-p", "no:cacheprovider"),
-                        "one interpreter": baselines.one_interpreter_command(workspace.scripts)}
-            harness_runs, one_runs = alternate(
-                *(logged_run(f"N={count}: {name}", command, workspace.root, env, log, sample=False)
-                  for name, command in commands.items()), repeat)
-            results[count] = {}
-            for name, runs in (("harness", harness_runs), ("one interpreter", one_runs)):
-                sampled = logged_run(f"N={count}: {name}, sampled", commands[name], workspace.root, env, log)()
-                results[count][name] = dict(median_run(runs).record(), cpu_seconds=sampled.cpu_seconds,
-                                            peak_pss_mb=sampled.peak_pss_mb, peak_rss_sum_mb=sampled.peak_rss_sum_mb)
-            # The pairs' CPU times are not the trees' (unsampled): the CPU ratio is the sampled runs'.
-            pairs[count] = [dict(pair, first_cpu_seconds=None, second_cpu_seconds=None, cpu_ratio=None)
-                            for pair in pair_records(harness_runs, one_runs)]
-        xdist = {}
+            results[count], pairs[count] = compare_commands(
+                {"harness": harness_command([workspace.root / "docs"], "-p", "no:cacheprovider"),
+                 "one interpreter": baselines.one_interpreter_command(workspace.scripts)},
+                workspace.root, env, repeat, log, f"N={count}")
         if with_xdist and sizes:  # pytest-xdist across this machine's cores, on the largest size only
             count = max(sizes)
             workspace = Path(tmp) / f"pages-{count}"
-            commands = {f"-n {workers}": harness_command([workspace / "docs"], "-p", "no:cacheprovider", "-n", workers)
-                        for workers in ("2", "0")}
-            split_runs, whole_runs = alternate(
-                *(logged_run(f"N={count}: harness {name}", command, workspace, env, log, sample=False)
-                  for name, command in commands.items()), repeat)
-            xdist = {"pages": count, "-n 2": median_run(split_runs).record(), "-n 0": median_run(whole_runs).record(),
-                     "pairs": [dict(pair, first_cpu_seconds=None, second_cpu_seconds=None, cpu_ratio=None)
-                               for pair in pair_records(split_runs, whole_runs)]}
-            for name in commands:
-                sampled = logged_run(f"N={count}: harness {name}, sampled", commands[name], workspace, env, log)()
-                xdist[name].update(peak_pss_mb=sampled.peak_pss_mb, cpu_seconds=sampled.cpu_seconds)
+            records, split_pairs = compare_commands(
+                {f"-n {workers}": harness_command([workspace / "docs"], "-p", "no:cacheprovider", "-n", workers)
+                 for workers in ("2", "0")}, workspace, env, repeat, log, f"N={count}: harness")
+            xdist = {"pages": count, **records, "pairs": split_pairs}
     return {"sizes": results, "pairs": pairs, **({"xdist": xdist} if xdist else {})}
+
+
+def compare_commands(commands: dict[str, list[str]], workspace: Path, env: dict, repeat: int, log,
+                     label: str) -> tuple[dict[str, dict], list[dict]]:
+    """Two commands (name -> command) run as `repeat` alternating unsampled pairs, then once more each, sampled.
+
+    Returns per name the median run's record with the sampled run's memory and CPU time, and the pairs (wall
+    times and ratio; their CPU fields are None: unsampled, they are not the trees')."""
+    first, second = alternate(*(logged_run(f"{label}: {name}", command, workspace, env, log, sample=False)
+                                for name, command in commands.items()), repeat)
+    records = {}
+    for (name, command), runs in zip(commands.items(), (first, second)):
+        sampled = logged_run(f"{label}: {name}, sampled", command, workspace, env, log)()
+        records[name] = dict(median_run(runs).record(), cpu_seconds=sampled.cpu_seconds,
+                             peak_pss_mb=sampled.peak_pss_mb, peak_rss_sum_mb=sampled.peak_rss_sum_mb)
+    return records, [dict(pair, first_cpu_seconds=None, second_cpu_seconds=None, cpu_ratio=None)
+                     for pair in pair_records(first, second)]
 
 
 def logged_run(name: str, command: list[str], workspace: Path, env: dict, log, sample: bool = True):

@@ -93,9 +93,8 @@ def targets(data: dict) -> list[dict]:
                 None if ratio is None else ratio <= LIMIT_RATIO)
     split = data.get("checkpoint_pages", {}).get("xdist")
     if split:  # what two workers give on this machine: shown, no limit (it depends on the cores free)
-        ratios = sorted(pair["wall_ratio"] for pair in split["pairs"] if pair["wall_ratio"] is not None)
-        add(f"{split['pages']} checkpoint-loading pages: -n 2 / -n 0 (wall)",
-            ratios[(len(ratios) - 1) // 2] if ratios else None, "informational", "info")
+        add(f"{split['pages']} checkpoint-loading pages: -n 2 / -n 0 (wall)", _limit_ratio({}, split["pairs"], "seconds"),
+            "informational", "info")
     if len(lab) > 1:
         largest, smallest = max(lab, key=int), min(lab, key=int)
         growth = _ratio(lab[largest]["harness"]["peak_pss_mb"], lab[smallest]["harness"]["peak_pss_mb"])

@@ -303,14 +303,14 @@ def preload(specs) -> None:
 def _unload(writers: set[str], new: set[str]) -> None:
     """Remove from sys.modules the modules of `writers` that are in `new`, are Python source, and belong to a
     top-level package that loaded no compiled extension among `new`."""
-    compiled = {name.partition(".")[0] for name in new
-                if not (getattr(sys.modules.get(name), "__file__", None) or "").endswith(".py")
-                and getattr(sys.modules.get(name), "__file__", None)}
+    def file(name: str) -> str:
+        return getattr(sys.modules.get(name), "__file__", None) or ""
+
+    compiled = {name.partition(".")[0] for name in new if file(name) and not file(name).endswith(".py")}
     for name in writers & new:
-        module = sys.modules.get(name)
-        if name.partition(".")[0] in compiled or not (getattr(module, "__file__", None) or "").endswith(".py"):
+        if name.partition(".")[0] in compiled or not file(name).endswith(".py"):
             continue
-        del sys.modules[name]
+        module = sys.modules.pop(name)
         package, _, attribute = name.rpartition(".")
         if package in sys.modules and getattr(sys.modules[package], attribute, None) is module:
             delattr(sys.modules[package], attribute)  # else `from package import attribute` finds it there

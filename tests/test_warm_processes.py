@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 
 import pytest
 
 from benchmarks.workspace import REPO
+from harness.page import parse_page
 from harness.values import ANSI_RE
 from harness_testing import repo  # noqa: F401  (fixture)
 
@@ -103,8 +103,9 @@ runner._warm = _logged
 '''
 
 
-def _outputs(text: str) -> list[str]:
-    return re.findall(r'```text title="Output"\n(.*?)```', text, flags=re.S)
+def _outputs(page) -> list[str]:
+    """The page's documented outputs, read by the harness's own parser."""
+    return [block.output.text for block in parse_page(page).python_blocks]
 
 
 def test_warmed_processes_print_what_the_first_page_and_a_cold_python_print(repo, monkeypatch, tmp_path):
@@ -118,7 +119,7 @@ def test_warmed_processes_print_what_the_first_page_and_a_cold_python_print(repo
 
     repo.run("docs", "--update-outputs", timeout=900).assert_outcomes(passed=6)
 
-    draws, seeded = zip(*(_outputs(page.read_text()) for page in pages))
+    draws, seeded = zip(*(_outputs(page) for page in pages))
     # Pages 2 and 3 ran in processes forked ahead and warmed with what page 1 loaded; page 1's was not.
     assert "transformers.models.bert.modeling_bert" in log.read_text().split()
     # Unseeded, each page draws its own numbers (numpy's and torch's generators), as cold interpreters do,
