@@ -376,7 +376,9 @@ def fresh_generators() -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         with suppress(Exception):
-            torch.seed()
+            # The CPU generator only: the server never used another device, so their generators start in the
+            # page's process as in a cold one (torch.seed() would also import and seed mps, xpu, mtia: 13 ms).
+            torch.default_generator.seed()
 
 
 def warm(modules: list[str], patterns: list[tuple[str | bytes, int]]) -> None:
@@ -491,7 +493,7 @@ def _isolate(page: PageRun, log_path: str) -> None:
 
 def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     """Run one block in `namespace` with stdout captured; any exception, SystemExit included, is its result."""
-    modules, patterns = set(sys.modules), set(_regex_cache())
+    modules, patterns = set(sys.modules), _regex_keys()
     _capture.start()
     watch = weights_use.block_start(_written)
     start = time.perf_counter()
@@ -504,7 +506,7 @@ def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     duration = time.perf_counter() - start
     weights, printed_after_stand_in = weights_use.block_end(watch, _written())
     imported = tuple(name for name in sys.modules.keys() - modules if _installed(sys.modules.get(name)))
-    compiled = tuple((key[1], key[2]) for key in _regex_cache() if key not in patterns)
+    compiled = _compiled_since(patterns)
     return BlockRun(block.index, status, stdout, dropped, text[-TRACEBACK_LIMIT:], duration,
                     imported=imported, compiled=compiled, repo_files=_repo_files(), weights=weights,
                     printed_after_stand_in=printed_after_stand_in)
@@ -518,7 +520,7 @@ def _run_session(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     exception ends the block with status "raised".
     """
     results: list[tuple[str, str]] = []
-    modules, patterns = set(sys.modules), set(_regex_cache())
+    modules, patterns = set(sys.modules), _regex_keys()
     status, text, dropped = "ok", "", 0
     hook, sys.displayhook = sys.displayhook, sys.__displayhook__  # the REPL's: repr() of a value, kept in `_`
     start = time.perf_counter()
@@ -541,7 +543,7 @@ def _run_session(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
         sys.displayhook = hook
     duration = time.perf_counter() - start
     imported = tuple(name for name in sys.modules.keys() - modules if _installed(sys.modules.get(name)))
-    compiled = tuple((key[1], key[2]) for key in _regex_cache() if key not in patterns)
+    compiled = _compiled_since(patterns)
     return BlockRun(block.index, status, "".join(printed for printed, _ in results), dropped, text, duration,
                     imported=imported, compiled=compiled, repo_files=_repo_files(), session=tuple(results))
 
@@ -608,10 +610,22 @@ def _run_shell(block: BlockCode) -> BlockRun:
     return BlockRun(block.index, status, stdout, dropped, result.message, result.duration)
 
 
-def _regex_cache() -> list[tuple]:
-    """The keys of re's compile cache, (type, pattern, flags), oldest first; [] where CPython keeps it elsewhere."""
+def _regex_keys() -> set:
+    """The keys of re's compile cache now; empty where CPython keeps it elsewhere (a plain copy: taken per block)."""
     cache = getattr(re, "_cache", None)
-    return [key for key in cache if isinstance(key, tuple) and len(key) == 3] if isinstance(cache, dict) else []
+    return set(cache) if isinstance(cache, dict) else set()
+
+
+def _compiled_since(before: set) -> tuple[tuple[str | bytes, int], ...]:
+    """(pattern, flags) of each regular expression re cached since `before` (_regex_keys), oldest first.
+
+    Its keys are (type, pattern, flags); only new keys are looked at (the cache holds up to 512 of them).
+    """
+    cache = getattr(re, "_cache", None)
+    if not isinstance(cache, dict):
+        return ()
+    return tuple((key[1], key[2]) for key in list(cache)
+                 if key not in before and isinstance(key, tuple) and len(key) == 3)
 
 
 def _installed(module) -> bool:

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from harness import weights_use
 from harness.child import preload
 
 # The server inherits pytest's stdout and stderr (under xdist, stdout is the worker's channel):
@@ -17,6 +18,7 @@ os.dup2(_null, 2)
 
 # Read and removed: page processes inherit the server's environment, and a cold interpreter has no such variable.
 preload(json.loads(os.environ.pop("HARNESS_PRELOAD", "[]")))
+weights_use.site_dirs()  # looked up where every page's process records where its weights came from
 
 # Tables a library builds on a process's first use and keeps: built here once, every page's process has them,
 # as every page after the first has them when all pages run in one interpreter. Pure tables only: nothing a

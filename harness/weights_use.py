@@ -149,13 +149,16 @@ def _folder_of(model, asked, revision) -> tuple[Path | None, str]:
     return (Path(found).resolve().parent if isinstance(found, str) else None), asked
 
 
-def _site_dirs() -> list[Path]:
-    return [Path(sysconfig.get_path(key)).resolve() for key in ("purelib", "platlib")]
+@functools.cache
+def site_dirs() -> tuple[Path, ...]:
+    """The installation's site-packages folders, resolved (once per process: the fork server's preload looks
+    them up, so page processes find them known)."""
+    return tuple(Path(sysconfig.get_path(key)).resolve() for key in ("purelib", "platlib"))
 
 
 def _package_relative(folder: Path) -> str | None:
     """`folder` relative to site-packages ("pkg/model"), when it lies inside an installed package."""
-    for site in _site_dirs():
+    for site in site_dirs():
         if folder.is_relative_to(site):
             return folder.relative_to(site).as_posix()
     return None
