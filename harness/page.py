@@ -27,7 +27,8 @@ PROMPT_RE = re.compile(r">>>(?: |$)")
 DOCTEST_LINE_RE = re.compile(r"line (\d+) of the docstring")
 # A fence titled Output is the output of the code block above it, whatever its language (`json`, `yaml`,
 # `console`, `python` or none): the title is what the reader reads, so it is always compared, never skipped.
-OUTPUT_TITLE = "output"
+# Read as a reader reads it: case, spaces and a closing colon aside ("Output:", "Expected output").
+OUTPUT_TITLES = frozenset({"output", "expected output"})
 FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 OPTION_RE = re.compile(r"""(?P<key>[.#]?[A-Za-z][\w-]*)(?:=(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s}]+)))?""")
 FRONT_MATTER_END = re.compile(r"(?:-{3}|\.{3})[ \t]*")
@@ -37,6 +38,12 @@ ADMONITION_RE = re.compile(r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<type>
 # A content tab's first line (`=== "Output"`, pymdownx.tabbed): a fence inside a tab titled Output is shown as
 # output, so it is compared like a fence titled Output.
 TAB_RE = re.compile(r'^(?P<indent>[ \t]*)===!?\+?[ \t]+"(?P<title>[^"]*)"[ \t]*$')
+
+
+def is_output_title(title: str | None) -> bool:
+    """True for a fence or content-tab title a reader reads as the output of the code above it: "Output",
+    "Output:", "expected output" (see OUTPUT_TITLES)."""
+    return title is not None and " ".join(title.split()).rstrip(":").strip().lower() in OUTPUT_TITLES
 
 
 class PageError(Exception):
@@ -302,11 +309,11 @@ class _Scanner:
     def output_tab(line: str) -> bool:
         """True for the first line of a content tab titled Output: the block before it is what it shows."""
         match = TAB_RE.match(line)
-        return bool(match and match["title"].strip().lower() == OUTPUT_TITLE)
+        return bool(match and is_output_title(match["title"]))
 
     def in_output_tab(self, indent: str) -> bool:
         """True when a fence at `indent` sits directly in a content tab titled Output."""
-        return bool(self.tabs and self.tabs[-1][1].strip().lower() == OUTPUT_TITLE
+        return bool(self.tabs and is_output_title(self.tabs[-1][1])
                     and len(indent) > self.tabs[-1][0])
 
     def require_no_markers(self) -> None:
@@ -346,7 +353,7 @@ class _Scanner:
             if self.previous is not None:  # after a fence that does not run, it is that fence's: never compared
                 self.output(start, end, indent, fence, language, text, markers, self.previous, meaning)
             self.previous = self.last = None
-        elif (title or "").strip().lower() == OUTPUT_TITLE or (title is None and self.in_output_tab(indent)):
+        elif is_output_title(title) or (title is None and self.in_output_tab(indent)):
             if self.last is None or (self.last.indent != indent and not self.in_output_tab(indent)):
                 raise self.error(line, "Output block is not directly under a Python block (only blank lines "
                                  "may separate them, at the same indentation)")

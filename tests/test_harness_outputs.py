@@ -258,6 +258,51 @@ def test_a_session_stops_at_an_exception_it_does_not_show(repo):
     result.stdout.fnmatch_lines(["*block at docs/session.md:1 raised an exception*", "*ValueError: invalid literal*"])
 
 
+def test_a_title_read_as_output_is_compared_whatever_its_case_spaces_or_colon(repo):
+    # A reader reads "Output:" or "Expected output" as the output of the code above it: such a fence is
+    # compared (here each documents a wrong value, so each block fails), never shown unchecked beside it.
+    repo.write("docs/titles.md", """
+        ```python
+        print(6 * 7)
+        ```
+
+        ```text title="Output:"
+        24
+        ```
+
+        ```python
+        print("tabs")
+        ```
+
+        ```text title="  expected   Output "
+        bats
+        ```
+
+        === "Code"
+
+            ```python
+            print(2 + 2)
+            ```
+
+        === "Output:"
+
+            ```text
+            5
+            ```
+
+        ```python
+        print("kept")
+        ```
+
+        ```text title="Output of another tool"
+        not this block's output
+        ```
+    """)
+    report = repo.report("docs/titles.md")
+    found = {record["line"]: record["status"] for record in report["blocks"]}
+    assert found == {1: "failed", 9: "failed", 19: "failed", 29: "unchecked"}
+
+
 def test_a_fence_in_a_content_tab_titled_output_is_compared(repo):
     repo.write("docs/tabs.md", """
         === "Code"
