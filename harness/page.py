@@ -40,6 +40,11 @@ ADMONITION_RE = re.compile(r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<type>
 TAB_RE = re.compile(r'^(?P<indent>[ \t]*)===!?\+?[ \t]+"(?P<title>[^"]*)"[ \t]*$')
 
 
+def admonition_title(match: re.Match[str]) -> str:
+    """The title Material shows for an admonition line (ADMONITION_RE): its quoted title, else its type capitalized."""
+    return match["title"] if match["title"] is not None else match["type"].capitalize()
+
+
 def is_output_title(title: str | None) -> bool:
     """True for a fence or content-tab title a reader reads as the output of the code above it: "Output",
     "Output:", "expected output" (see OUTPUT_TITLES)."""
@@ -267,8 +272,7 @@ class _Scanner:
         if match := TAB_RE.match(line):
             self.tabs.append((width, match["title"]))
         if match := ADMONITION_RE.match(line):
-            title = match["title"] if match["title"] is not None else match["type"].capitalize()
-            self.admonitions.append((width, title))
+            self.admonitions.append((width, admonition_title(match)))
 
     def lineno(self, index: int) -> int:
         return self.origins[index][0] + 1
@@ -296,7 +300,7 @@ class _Scanner:
                     self.page.skipfile = marker["skipfile"]
                 elif marker is not None:
                     self.markers.append((self.lineno(i), marker))
-                elif not self.output_tab(line):
+                elif not self.output_container(line):
                     self.require_no_markers()
                     self.last = None
             i += 1
@@ -306,15 +310,23 @@ class _Scanner:
                 block.skip_reason = block.skip_reason or self.page.skipfile
 
     @staticmethod
-    def output_tab(line: str) -> bool:
-        """True for the first line of a content tab titled Output: the block before it is what it shows."""
-        match = TAB_RE.match(line)
-        return bool(match and is_output_title(match["title"]))
+    def output_container(line: str) -> bool:
+        """True for the first line of a content tab or an admonition titled Output: the block before it is what
+        it shows."""
+        if match := TAB_RE.match(line):
+            return is_output_title(match["title"])
+        if match := ADMONITION_RE.match(line):
+            return is_output_title(admonition_title(match))
+        return False
 
-    def in_output_tab(self, indent: str) -> bool:
-        """True when a fence at `indent` sits directly in a content tab titled Output."""
-        return bool(self.tabs and is_output_title(self.tabs[-1][1])
-                    and len(indent) > self.tabs[-1][0])
+    def in_output_container(self, indent: str) -> bool:
+        """True when a fence at `indent` sits directly in a content tab or an admonition titled Output (the
+        innermost one open)."""
+        containers = self.tabs + self.admonitions
+        if not containers:
+            return False
+        width, title = max(containers, key=lambda container: container[0])
+        return is_output_title(title) and len(indent) > width
 
     def require_no_markers(self) -> None:
         if self.markers:
@@ -352,9 +364,12 @@ class _Scanner:
                 raise self.error(markers[0][0], "pytest-codeblocks:expected-output but no code block before it")
             if self.previous is not None:  # after a fence that does not run, it is that fence's: never compared
                 self.output(start, end, indent, fence, language, text, markers, self.previous, meaning)
+            elif is_output_title(title):  # unless its title tells the reader it is an output: compared or refused
+                raise self.error(line, "Output block is not directly under a Python block (the fence above it "
+                                 "does not run)")
             self.previous = self.last = None
-        elif is_output_title(title) or (title is None and self.in_output_tab(indent)):
-            if self.last is None or (self.last.indent != indent and not self.in_output_tab(indent)):
+        elif is_output_title(title) or (title is None and self.in_output_container(indent)):
+            if self.last is None or (self.last.indent != indent and not self.in_output_container(indent)):
                 raise self.error(line, "Output block is not directly under a Python block (only blank lines "
                                  "may separate them, at the same indentation)")
             self.output(start, end, indent, fence, language, text, markers, self.last, meaning)

@@ -89,11 +89,14 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
     if not PLACEHOLDER.search(markdown):
         return markdown
     root = _repo_root(config)
-    from harness.page import parse_page
+    from harness.page import PageError, parse_page
     from harness.snippets import Site
 
     source = Path(page.file.abs_src_path)
-    parsed = parse_page(source, Site.load(root))
+    try:
+        parsed = parse_page(source, Site.load(root))
+    except PageError as error:  # the page's own words (page:line), not a traceback of the hook
+        raise PluginError(str(error)) from None
     outputs = [block.output for block in parsed.blocks if block.output is not None]
     charts = []
     for index, line in enumerate(parsed.lines):

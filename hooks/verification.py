@@ -190,11 +190,14 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
         markdown = markdown.replace(TABLE, status_table(src))
     if not src.endswith(".md") or page.file.abs_src_path is None:
         return markdown
-    from harness.page import parse_page
+    from harness.page import PageError, parse_page
     from harness.snippets import Site
 
     root = _repo_root(config)
-    parsed = parse_page(Path(page.file.abs_src_path), Site.load(root))
+    try:
+        parsed = parse_page(Path(page.file.abs_src_path), Site.load(root))
+    except PageError as error:  # the page's own words (page:line), not a traceback of the hook
+        raise PluginError(str(error)) from None
     outputs = [block for block in parsed.blocks if block.output is not None]
     if not outputs:
         return markdown

@@ -303,6 +303,33 @@ def test_a_title_read_as_output_is_compared_whatever_its_case_spaces_or_colon(re
     assert found == {1: "failed", 9: "failed", 19: "failed", 29: "unchecked"}
 
 
+def test_a_fence_in_an_admonition_titled_output_is_compared(repo):
+    # An admonition's title shows above its fence as a tab's does: "Output:" or "Expected output" is the output.
+    repo.write("docs/boxes.md", """
+        ```python
+        print(1)
+        ```
+
+        !!! note "Output:"
+
+            ```text
+            2
+            ```
+
+        ```python
+        print(3)
+        ```
+
+        ??? example "Expected output"
+            ```text
+            3
+            ```
+    """)
+    report = repo.report("docs/boxes.md")
+    found = {record["line"]: record["status"] for record in report["blocks"]}
+    assert found == {1: "failed", 11: "verified"}
+
+
 def test_a_fence_in_a_content_tab_titled_output_is_compared(repo):
     repo.write("docs/tabs.md", """
         === "Code"

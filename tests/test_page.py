@@ -440,3 +440,18 @@ def test_blocks_know_the_admonitions_they_sit_in(repo):
         (), ("Try it: count to three", "Solution"), ("Tip",), (), ()]
     # The nested solution keeps its Output block.
     assert page.blocks[1].output.text == "1 2 3\n"
+
+
+def test_a_fence_titled_output_under_a_fence_that_does_not_run_is_refused_even_with_a_marker(repo):
+    # pytest-codeblocks' expected-output marker gives the fence to the console block above, which never runs:
+    # a fence the reader reads as an output must be compared or refused, never shown unchecked.
+    message = error_of(repo, """```console
+$ python train.py
+```
+<!-- pytest-codeblocks:expected-output -->
+```text title="Output:"
+epoch 1
+```
+""")
+    assert message.startswith("docs/page.md:5: Output block is not directly under a Python block"), message
+

@@ -106,6 +106,17 @@ def test_probability_chart_needs_an_output_above_it(repo_copy):
     assert "docs/using-transformers/post-processing.md:" in log and "must follow an Output block" in log
 
 
+def test_an_output_block_away_from_its_code_is_an_error_naming_the_page_line(repo_copy):
+    # Prose between the code and a fence titled "Output:": the page is refused with its own words, as by pytest.
+    page = repo_copy / "docs/using-transformers/tokenizer.md"
+    lines = page.read_text(encoding="utf-8").splitlines()
+    page.write_text("\n".join(lines + ["", "```python", "print(1)", "```", "", "Prose in between.", "",
+                                        '```text title="Output:"', "1", "```", ""]), encoding="utf-8")
+    log = failed_build(repo_copy).log
+    assert f"docs/using-transformers/tokenizer.md:{len(lines) + 8}: Output block is not directly under" in log, log
+    assert "Traceback" not in log
+
+
 def test_failed_build_leaves_no_site_that_looks_complete(repo_copy):
     """`make build` builds into SITE_DIR.partial and moves it into place only on success."""
     site = repo_copy / "site"
