@@ -34,15 +34,22 @@ OPTION_RE = re.compile(r"""(?P<key>[.#]?[A-Za-z][\w-]*)(?:=(?:"(?P<dq>[^"]*)"|'(
 FRONT_MATTER_END = re.compile(r"(?:-{3}|\.{3})[ \t]*")
 # An admonition's first line (`!!! note "Title"`, collapsible `??? tip`, `???+ tip`), as Python-Markdown and
 # pymdownx.details read it; without a quoted title Material shows the type, capitalized.
-ADMONITION_RE = re.compile(r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<type>[\w-]+)(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$')
+# Python-Markdown's own pattern: an optional space, one or more class words (`note inline end`), then the title.
+ADMONITION_RE = re.compile(r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?) ?(?P<type>[\w-]+(?: +[\w-]+)*)(?: +"(?P<title>.*?)")? *$')
 # A content tab's first line (`=== "Output"`, pymdownx.tabbed): a fence inside a tab titled Output is shown as
 # output, so it is compared like a fence titled Output.
 TAB_RE = re.compile(r'^(?P<indent>[ \t]*)===!?\+?[ \t]+"(?P<title>[^"]*)"[ \t]*$')
 
 
 def admonition_title(match: re.Match[str]) -> str:
-    """The title Material shows for an admonition line (ADMONITION_RE): its quoted title, else its type capitalized."""
-    return match["title"] if match["title"] is not None else match["type"].capitalize()
+    """The title Material shows for an admonition line (ADMONITION_RE): its quoted title, else its first class
+    word capitalized (as Python-Markdown's admonition extension makes it)."""
+    return match["title"] if match["title"] is not None else match["type"].split(" ", 1)[0].capitalize()
+
+
+def _width(line: str) -> int:
+    """Columns of a line's indentation, a tab counting to the next multiple of 4 (as Python-Markdown reads it)."""
+    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip(" "))
 
 
 def is_output_title(title: str | None) -> bool:
@@ -264,7 +271,7 @@ class _Scanner:
 
     def enter(self, line: str) -> None:
         """Close the admonitions a non-blank line at this indentation ends; open the one it starts."""
-        width = len(line) - len(line.lstrip(" \t"))
+        width = _width(line)
         while self.admonitions and width <= self.admonitions[-1][0]:
             self.admonitions.pop()
         while self.tabs and width <= self.tabs[-1][0]:
@@ -326,7 +333,7 @@ class _Scanner:
         if not containers:
             return False
         width, title = max(containers, key=lambda container: container[0])
-        return is_output_title(title) and len(indent) > width
+        return is_output_title(title) and _width(indent) > width
 
     def require_no_markers(self) -> None:
         if self.markers:
@@ -364,7 +371,8 @@ class _Scanner:
                 raise self.error(markers[0][0], "pytest-codeblocks:expected-output but no code block before it")
             if self.previous is not None:  # after a fence that does not run, it is that fence's: never compared
                 self.output(start, end, indent, fence, language, text, markers, self.previous, meaning)
-            elif is_output_title(title):  # unless its title tells the reader it is an output: compared or refused
+            elif is_output_title(title) or (title is None and self.in_output_container(indent)):
+                # unless its title or its box tells the reader it is an output: compared or refused
                 raise self.error(line, "Output block is not directly under a Python block (the fence above it "
                                  "does not run)")
             self.previous = self.last = None

@@ -324,10 +324,24 @@ def test_a_fence_in_an_admonition_titled_output_is_compared(repo):
             ```text
             3
             ```
+
+        ```python
+        print(5)
+        ```
+
+        !!!note inline end "Output"
+
+            ```
+            6
+            ```
     """)
-    report = repo.report("docs/boxes.md")
-    found = {record["line"]: record["status"] for record in report["blocks"]}
-    assert found == {1: "failed", 11: "verified"}
+    # Indented with tabs, which Python-Markdown reads as 4 columns each: the fence is inside the Output box.
+    repo.write("docs/tabbed.md", "!!! note\n    ```python\n    print(4)\n    ```\n\n    !!! output\n"
+                                 "\t\t```\n\t\t5\n\t\t```\n")
+    report = repo.report("docs/boxes.md", "docs/tabbed.md")
+    found = {(record["page"], record["line"]): record["status"] for record in report["blocks"]}
+    assert found == {("docs/boxes.md", 1): "failed", ("docs/boxes.md", 11): "verified",
+                     ("docs/boxes.md", 20): "failed", ("docs/tabbed.md", 2): "failed"}
 
 
 def test_a_fence_in_a_content_tab_titled_output_is_compared(repo):

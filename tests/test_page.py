@@ -454,4 +454,17 @@ epoch 1
 ```
 """)
     assert message.startswith("docs/page.md:5: Output block is not directly under a Python block"), message
+    # The same for an untitled fence in a box titled Output.
+    message = error_of(repo, """```console
+$ python train.py
+```
+
+!!! output
+
+    <!-- pytest-codeblocks:expected-output -->
+    ```
+    epoch 1
+    ```
+""")
+    assert message.startswith("docs/page.md:8: Output block is not directly under a Python block"), message
 
