@@ -654,3 +654,21 @@ def test_a_chained_traceback_compares_the_last_exception_and_an_update_keeps_the
     assert "1 failed" in summary(repo.run("docs/wrong.md"))
     repo.run("docs/wrong.md", "--update-outputs")
     assert wrong.read_text() == right.read_text()  # the chain stays; only the last exception line changed
+
+
+def test_update_says_a_block_printed_only_blank_space_not_nothing(repo):
+    repo.write("docs/blank.md", """
+        ```python
+        print("   ")
+        print()
+        ```
+
+        ```text title="Output"
+        stale
+        ```
+    """)
+    output = repo.run("docs/blank.md", "--update-outputs").stdout.str()
+    assert ("docs/blank.md:6: the block printed only blank space or terminal codes (5 characters), which an Output "
+            "block cannot show: it would check nothing") in output
+    assert "printed nothing" not in output
+
