@@ -33,17 +33,24 @@ FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 OPTION_RE = re.compile(r"""(?P<key>[.#]?[A-Za-z][\w-]*)(?:=(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s}]+)))?""")
 FRONT_MATTER_END = re.compile(r"(?:-{3}|\.{3})[ \t]*")
 # An admonition's first line (`!!! note "Title"`, collapsible `??? tip`, `???+ tip`), as Python-Markdown and
-# pymdownx.details read it; without a quoted title Material shows the type, capitalized.
-# Python-Markdown's own pattern: an optional space, one or more class words (`note inline end`), then the title.
-ADMONITION_RE = re.compile(r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?) ?(?P<type>[\w-]+(?: +[\w-]+)*)(?: +"(?P<title>.*?)")? *$')
+# pymdownx.details read it once tabs are spaces: an optional space, one or more class words (`note inline end`),
+# then the title; without a quoted title Material shows the first class word, capitalized. A collapsible box may
+# have a title and no class (`??? "Title"`); an admonition may not.
+ADMONITION_RE = re.compile(r'^(?P<indent> *)(?P<mark>!!!|\?\?\?\+?) ?'
+                           r'(?:(?P<type>[\w-]+(?: +[\w-]+)*)(?: +"(?P<title>.*?)")?|"(?P<bare_title>.*?)") *$')
 # A content tab's first line (`=== "Output"`, pymdownx.tabbed): a fence inside a tab titled Output is shown as
 # output, so it is compared like a fence titled Output.
 TAB_RE = re.compile(r'^(?P<indent>[ \t]*)===!?\+?[ \t]+"(?P<title>[^"]*)"[ \t]*$')
 
 
-def admonition_title(match: re.Match[str]) -> str:
-    """The title Material shows for an admonition line (ADMONITION_RE): its quoted title, else its first class
-    word capitalized (as Python-Markdown's admonition extension makes it)."""
+def admonition_title(line: str) -> str | None:
+    """The title Material shows for an admonition or collapsible box opened by `line` (ADMONITION_RE): its quoted
+    title, else its first class word capitalized (as Python-Markdown makes it); None if the line opens none."""
+    match = ADMONITION_RE.match(line.expandtabs(4))
+    if match is None or (match["type"] is None and match["mark"] == "!!!"):
+        return None
+    if match["type"] is None:
+        return match["bare_title"]
     return match["title"] if match["title"] is not None else match["type"].split(" ", 1)[0].capitalize()
 
 
@@ -278,8 +285,8 @@ class _Scanner:
             self.tabs.pop()
         if match := TAB_RE.match(line):
             self.tabs.append((width, match["title"]))
-        if match := ADMONITION_RE.match(line):
-            self.admonitions.append((width, admonition_title(match)))
+        if (title := admonition_title(line)) is not None:
+            self.admonitions.append((width, title))
 
     def lineno(self, index: int) -> int:
         return self.origins[index][0] + 1
@@ -322,9 +329,7 @@ class _Scanner:
         it shows."""
         if match := TAB_RE.match(line):
             return is_output_title(match["title"])
-        if match := ADMONITION_RE.match(line):
-            return is_output_title(admonition_title(match))
-        return False
+        return is_output_title(admonition_title(line))
 
     def in_output_container(self, indent: str) -> bool:
         """True when a fence at `indent` sits directly in a content tab or an admonition titled Output (the

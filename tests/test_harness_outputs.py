@@ -304,7 +304,8 @@ def test_a_title_read_as_output_is_compared_whatever_its_case_spaces_or_colon(re
 
 
 def test_a_fence_in_an_admonition_titled_output_is_compared(repo):
-    # An admonition's title shows above its fence as a tab's does: "Output:" or "Expected output" is the output.
+    # An admonition's title shows above its fence as a tab's does: "Output:" or "Expected output" is the output,
+    # however Python-Markdown lets the box be written (class words, no space or a tab after `!!!`, `??? "Title"`).
     repo.write("docs/boxes.md", """
         ```python
         print(1)
@@ -334,6 +335,25 @@ def test_a_fence_in_an_admonition_titled_output_is_compared(repo):
             ```
             6
             ```
+
+        ```python
+        print(7)
+        ```
+
+        ???\tnote "Output"
+
+            ```
+            8
+            ```
+
+        ```python
+        print(9)
+        ```
+
+        ??? "Expected output"
+            ```
+            9
+            ```
     """)
     # Indented with tabs, which Python-Markdown reads as 4 columns each: the fence is inside the Output box.
     repo.write("docs/tabbed.md", "!!! note\n    ```python\n    print(4)\n    ```\n\n    !!! output\n"
@@ -341,7 +361,8 @@ def test_a_fence_in_an_admonition_titled_output_is_compared(repo):
     report = repo.report("docs/boxes.md", "docs/tabbed.md")
     found = {(record["page"], record["line"]): record["status"] for record in report["blocks"]}
     assert found == {("docs/boxes.md", 1): "failed", ("docs/boxes.md", 11): "verified",
-                     ("docs/boxes.md", 20): "failed", ("docs/tabbed.md", 2): "failed"}
+                     ("docs/boxes.md", 20): "failed", ("docs/boxes.md", 30): "failed",
+                     ("docs/boxes.md", 40): "verified", ("docs/tabbed.md", 2): "failed"}
 
 
 def test_a_fence_in_a_content_tab_titled_output_is_compared(repo):
