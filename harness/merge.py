@@ -73,9 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         seen = set()
         for path in args.reports:
-            if path.resolve() in seen:  # the same part twice (by any name): almost surely a typo for another part
+            real = path.resolve()
+            if real in seen:  # the same part twice (by any name): almost surely a typo for another part
                 raise MergeError(f"{path}: given twice")
-            seen.add(path.resolve())
+            seen.add(real)
             try:
                 document = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as error:

@@ -56,12 +56,13 @@ def admonition_title(line: str) -> str | None:
 
 def _width(line: str) -> int:
     """Columns of a line's indentation, a tab counting to the next multiple of 4 (as Python-Markdown reads it)."""
-    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip(" "))
+    spaces = line.expandtabs(4)
+    return len(spaces) - len(spaces.lstrip(" "))
 
 
 def is_output_title(title: str | None) -> bool:
-    """True for a fence or content-tab title a reader reads as the output of the code above it: "Output",
-    "Output:", "expected output" (see OUTPUT_TITLES)."""
+    """True for a fence, content-tab or admonition title a reader reads as the output of the code above it:
+    "Output", "Output:", "expected output" (see OUTPUT_TITLES)."""
     return title is not None and " ".join(title.split()).rstrip(":").strip().lower() in OUTPUT_TITLES
 
 
@@ -371,17 +372,18 @@ class _Scanner:
                 meaning[key] = meaning[key] + value if key == "marks" else value
         text = "".join(f"{c}\n" for c in content)
         seen, self.fences_seen = self.fences_seen, True
+        # Its title, or the box it sits in, tells the reader it is an output: it is compared or refused.
+        shown_as_output = is_output_title(title) or (title is None and self.in_output_container(indent))
         if meaning.get("expected_output"):
             if not seen:
                 raise self.error(markers[0][0], "pytest-codeblocks:expected-output but no code block before it")
             if self.previous is not None:  # after a fence that does not run, it is that fence's: never compared
                 self.output(start, end, indent, fence, language, text, markers, self.previous, meaning)
-            elif is_output_title(title) or (title is None and self.in_output_container(indent)):
-                # unless its title or its box tells the reader it is an output: compared or refused
+            elif shown_as_output:
                 raise self.error(line, "Output block is not directly under a Python block (the fence above it "
                                  "does not run)")
             self.previous = self.last = None
-        elif is_output_title(title) or (title is None and self.in_output_container(indent)):
+        elif shown_as_output:
             if self.last is None or (self.last.indent != indent and not self.in_output_container(indent)):
                 raise self.error(line, "Output block is not directly under a Python block (only blank lines "
                                  "may separate them, at the same indentation)")

@@ -203,8 +203,9 @@ def judge(page: Page, block: Block, run: BlockRun, structural: bool, labels: fro
                 raise RewriteError(f"{output_at}: the block printed nothing, and an empty Output block would check "
                                    "nothing (a bare expression shows its value only in a notebook or the REPL: "
                                    "print it)")
-            raise RewriteError(f"{output_at}: the block printed only blank space or terminal codes "
-                               f"({len(new)} character{'s' * (len(new) != 1)}), which an Output block cannot show: it would check nothing")
+            characters = f"{len(new)} character{'s' * (len(new) != 1)}"
+            raise RewriteError(f"{output_at}: the block printed only blank space or terminal codes ({characters}), "
+                               "which an Output block cannot show: it would check nothing")
         if structural and any(token.is_float for token in iter_tokens(new)):
             raise RewriteError(f"{output_at}: not rewritten: the block ran with stand-in "
                                "weights and its output has floats (never write random-weight numbers into a "
