@@ -25,6 +25,10 @@ import sys
 import sysconfig
 from pathlib import Path
 
+# At the top, not in describe: the fork server imports this module, so every page's process finds the stand-in
+# module loaded (importing it on a page's first load cost about 6 ms per page).
+from harness.standin import store_root
+
 # Tensor functions that look at a tensor's metadata, never its values (property getters are named get:NAME).
 METADATA = frozenset({
     "numel", "size", "dim", "ndimension", "nelement", "element_size", "__len__", "is_floating_point",
@@ -85,8 +89,6 @@ def install() -> bool:
 
 def _in_store(path) -> bool:
     """True for a path inside the stand-in store (harness/standin.py), resolved through links."""
-    from harness.standin import store_root
-
     try:
         return Path(os.fsdecode(os.fspath(path))).resolve().is_relative_to(store_root().resolve())
     except (TypeError, ValueError, OSError):
@@ -167,8 +169,6 @@ def _package_relative(folder: Path) -> str | None:
 def describe(folder: Path | None) -> dict:
     """Where weights in `folder` come from: {"from": "stand-in", "store"}, {"from": "package", "package",
     "version"}, {"from": "hub-cache"} or {"from": "folder", "path"}; None is a folder not found ("unknown")."""
-    from harness.standin import store_root
-
     if folder is None:
         return {"from": "unknown", "detail": "no cached config.json"}
     store = store_root().resolve()
