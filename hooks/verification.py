@@ -216,8 +216,10 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
         found[status] = found.get(status, 0) + 1
         link = _link(src, _anchor(parsed.name, block.line))
         indent = block.output.indent
-        lines[at:at] = ["", f'{indent}<p class="verification" data-verification="{html.escape(status)}" '
-                            f'markdown="span">{text} [How outputs are checked]({link})</p>', ""]
+        # A Markdown paragraph with attributes (attr_list), not a raw <p>: inside a tab or an admonition, raw HTML
+        # is inline HTML, which Markdown wraps in a paragraph of its own (<p><p class="verification">).
+        lines[at:at] = ["", f"{indent}{text} [How outputs are checked]({link})",
+                        f'{indent}{{: .verification data-verification="{html.escape(status)}" }}', ""]
     summary = page_summary(found, _link(src, _anchor(parsed.name)))
     markdown = "\n".join(lines)
     title = H1.search(markdown)

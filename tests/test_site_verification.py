@@ -22,7 +22,7 @@ def committed() -> dict:
 
 
 class Elements(HTMLParser):
-    """Every element with its attributes and the text inside it, in document order."""
+    """Every element with its attributes, the text inside it and its parent's tag, in document order."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -30,7 +30,7 @@ class Elements(HTMLParser):
         self.open: list[dict] = []
 
     def handle_starttag(self, tag, attrs):
-        element = {"tag": tag, "attrs": dict(attrs), "text": ""}
+        element = {"tag": tag, "attrs": dict(attrs), "text": "", "parent": self.open[-1]["tag"] if self.open else None}
         self.found.append(element)
         if tag not in ("br", "img", "input", "meta", "link", "hr", "source", "wbr", "path", "rect", "circle"):
             self.open.append(element)
@@ -66,6 +66,9 @@ def test_every_output_block_carries_the_records_status(source, built_site, commi
     by_block = {(b["page"], b["line"]): b for b in committed["blocks"]}
     expected = [by_block[(page.name, block.line)]["status"] for block in page.blocks if block.output]
     assert [e["attrs"]["data-verification"] for e in lines] == expected
+    # A paragraph of its own, also under an Output in a tab or a box: never a <p> inside a <p> (invalid HTML,
+    # which a browser splits into empty paragraphs around the status line).
+    assert [e["parent"] for e in lines if e["parent"] == "p"] == []
     for element, block in zip(lines, [b for b in page.blocks if b.output]):
         text = " ".join(element["text"].split())
         assert "verdict" not in text.lower(), text  # on the pages, a verdict is the model's prediction
