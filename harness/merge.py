@@ -93,3 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"merged {len(parts)} reports: {len(merged['blocks'])} blocks, "
           f"{len(merged['page_errors'])} unreadable page(s) -> {args.output}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -163,3 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"next: write the page and its code, then `pytest docs/{args.name}.md --update-outputs` "
           "and `python -m harness notebooks`")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -317,3 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(problems) - removed} written, {removed} removed, {len(wanted) - len(problems) + removed} "
           f"already up to date, in {shown(site.docs_dir / NOTEBOOKS)}/")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
