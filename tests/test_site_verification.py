@@ -146,3 +146,16 @@ def test_every_output_of_a_notebook_page_carries_the_records_status(notebook, bu
         slug = re.sub(r"[^a-z0-9]+", "-", page.name.lower()).strip("-")
         assert link["attrs"]["href"] == (f"{'../' * (len(notebook.relative_to(DOCS).parts) - 1)}verification.html"
                                          f"#block-{slug}-{block.line}")
+
+
+def test_every_status_word_is_explained_on_the_status_page_and_in_the_glossary(built_site):
+    from hooks.verification import WORDS
+
+    # The six verdicts of a plain page (xfailed and xpassed come only with pytest-codeblocks' markers).
+    words = [WORDS[status] for status in ("verified", "structural", "unchecked", "skipped", "failed", "not run")]
+    found = elements((built_site.site_dir / "verification.html").read_text(encoding="utf-8"))
+    explained = {word.strip() for e in found if e["tag"] == "dt" for word in " ".join(e["text"].split()).split(",")}
+    assert [word for word in words if word not in explained] == []
+    glossary = elements((built_site.site_dir / "glossary.html").read_text(encoding="utf-8"))
+    status = next(e for e in glossary if e["tag"] == "dd" and "How one output was checked" in e["text"])
+    assert [word for word in words if word not in " ".join(status["text"].split())] == []
