@@ -72,8 +72,8 @@ class BlockRun:
     # stand-in's weights were read (None: cannot tell, so its weight-dependent figures are not trusted).
     weights: tuple[dict, ...] = ()
     printed_after_stand_in: bool | None = None
-    # Files of the repo the page's process had imported by the end of this block (repo-relative, the harness's
-    # own excepted): what --changed-only must hash besides the page.
+    # Files of the repo the page's process had imported or opened for reading by the end of this block
+    # (repo-relative, the harness's own excepted): what --changed-only must hash besides the page.
     repo_files: tuple[str, ...] = ()
     # A `>>>` session: (stdout, traceback or "") per statement run, in order (a raise it did not document ends it).
     session: tuple[tuple[str, str], ...] = ()
@@ -446,6 +446,7 @@ def run_child(inbox, sender, spare: bool = False) -> None:
         page, log_path = payload
         fresh_generators()  # after the warm-ups: whatever they drew is gone with the server's seed
         _isolate(page, log_path)
+        sys.addaudithook(_note_read)  # after _isolate: the harness's own opens are not the page's
         _included.update(((source[0], source[1]), line) for block in page.blocks
                          for line, source in zip(block.lines, block.sources) if source)
         namespace = main_namespace(page)
@@ -551,9 +552,34 @@ def _run_session(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
 _repo_modules: dict[str, str | None] = {}  # module name → its repo-relative file, or None: scanned once each
 
 
+_read: set[str] = set()  # absolute paths the page's process opened for reading (_note_read)
+
+
+def _note_read(event: str, args: tuple) -> None:
+    """Audit hook: note each file opened for reading (open(), os.open, io.open_code as runpy and imports use).
+
+    A data file or a script run with runpy is not a module: without this, --changed-only kept an earlier
+    verdict after it changed. Files opened only for writing are left out (what a page writes is its output); one
+    opened to read and write counts (what it held before may decide what the page prints).
+    """
+    if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
+        return
+    mode, flags = (args[1:3] + (None, None))[:2]
+    if isinstance(mode, str):
+        reading = "r" in mode or "+" in mode
+    else:  # os.open: no mode, only flags
+        reading = not isinstance(flags, int) or flags & os.O_ACCMODE != os.O_WRONLY
+    if reading:
+        try:
+            _read.add(os.path.abspath(os.fsdecode(args[0])))
+        except Exception:  # noqa: BLE001  (an odd name: nothing to hash later; an audit hook must never fail an open)
+            pass
+
+
 def _repo_files(root: str | None = None) -> tuple[str, ...]:
-    """The repo's files among the modules the process has imported (`root`: the repo, by default the working
-    directory, which is the page's repo root). With root "" it only notes the modules of the installation."""
+    """The repo's files among the modules the process has imported and the files it opened for reading
+    (`root`: the repo, by default the working directory, which is the page's repo root). With root "" it only
+    notes the modules of the installation."""
     root = os.getcwd() + os.sep if root is None else root
     # Not the page's imports: the harness, the Python installation (a venv may live in the repo), the page's
     # own __main__ (its code is the page's) and multiprocessing's __mp_main__ (the pytest script).
@@ -568,7 +594,10 @@ def _repo_files(root: str | None = None) -> tuple[str, ...]:
         inside = (isinstance(path, str) and path.startswith(root) and not path.startswith(outside)
                   and name not in ("__main__", "__mp_main__"))
         _repo_modules[name] = os.path.relpath(path, root).replace(os.sep, "/") if inside else None
-    return tuple(sorted({path for path in _repo_modules.values() if path}))
+    # Compiled bytecode is rewritten at will and follows its source, which is noted itself.
+    read = {os.path.relpath(path, root).replace(os.sep, "/") for path in _read
+            if root and path.startswith(root) and not path.startswith(outside) and "__pycache__" not in path}
+    return tuple(sorted({path for path in _repo_modules.values() if path} | read))
 
 
 def _written() -> int:

@@ -2,8 +2,8 @@
 
 A page's fingerprint covers everything its verdict depends on: its blocks' expanded code, documented
 outputs, skip reasons and tolerances, the versions of the stack, the checkpoints it resolves to, the
-harness's own source, and the repo's modules the page's process imported (which only a run can tell: the
-record keeps their list from the run that passed, and a check hashes those files as they are now).
+harness's own source, and the repo files the page's process imported or opened for reading (which only a run
+can tell: the record keeps their list from the run that passed, and a check hashes those files as they are now).
 The record of passed pages lives in pytest's cache directory.
 """
 from __future__ import annotations
@@ -16,10 +16,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-# pytest's cache key; the value is {"format": FORMAT, "pages": {page_key: {"fingerprint", "verified_at", "imports",
+# pytest's cache key; the value is {"format": FORMAT, "pages": {page_key: {"fingerprint", "verified_at", "repo_files",
 # "verdicts"}}}, "verdicts" holding each block's verdict by block index ("0", "1", ...).
 CACHE_KEY = "harness/verified-pages"
-FORMAT = 2  # 1 kept no verdicts: such a record is read as empty (a full run), never as "verified"
+# 1 kept no verdicts, 2 listed only the repo modules a page imported (not the files it read): such a record is
+# read as empty (a full run), never as "verified".
+FORMAT = 3
 # A page is recorded only when every block ended in one of these; anything else re-runs next time.
 PASSING = frozenset({"verified", "structural", "unchecked", "skipped", "xfailed", "xpassed"})
 PACKAGES = ("torch", "transformers", "tokenizers", "huggingface_hub")
@@ -47,7 +49,7 @@ def harness_digest(directory: Path = HARNESS_DIR) -> str:
     return digest.hexdigest()[:16]
 
 
-def imports_digest(root: Path, files: Iterable[str]) -> dict[str, str]:
+def repo_files_digest(root: Path, files: Iterable[str]) -> dict[str, str]:
     """sha256 (16 hex digits) of each repo-relative file, "missing" for one that is gone."""
     digests = {}
     for name in sorted(set(files)):
@@ -59,9 +61,9 @@ def imports_digest(root: Path, files: Iterable[str]) -> dict[str, str]:
 
 
 def page_fingerprint(page: Any, plan: Any, versions: Mapping[str, str],
-                     imports: Mapping[str, str] | None = None) -> str:
+                     repo_files: Mapping[str, str] | None = None) -> str:
     """sha256 over what decides the page's verdict: blocks, outputs, markers, versions, checkpoint uses, and the
-    digests of the repo modules it imports (`imports_digest`)."""
+    digests of the repo files it imported or read (`repo_files_digest`)."""
     blocks = []
     for index, block in enumerate(page.blocks):
         output = block.output.text if block.output is not None else None
@@ -83,7 +85,7 @@ def page_fingerprint(page: Any, plan: Any, versions: Mapping[str, str],
         "tolerance": _plain((page.front_matter or {}).get("tolerance")),
         "versions": dict(sorted(versions.items())),
         "plan_error": getattr(plan, "error", None),
-        "imports": dict(sorted((imports or {}).items())),
+        "repo_files": dict(sorted((repo_files or {}).items())),
     }
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=repr).encode()).hexdigest()
 
@@ -121,15 +123,15 @@ class VerifiedRecord:
                 if (isinstance(entry, dict) and isinstance(entry.get("fingerprint"), str)
                         and isinstance(entry.get("verified_at"), str) and isinstance(entry.get("verdicts"), dict)
                         and all(isinstance(v, str) and v in PASSING for v in entry["verdicts"].values())):
-                    imports = entry.get("imports", [])
-                    imports = [name for name in imports if isinstance(name, str)] if isinstance(imports, list) else []
+                    files = entry.get("repo_files", [])
+                    files = [name for name in files if isinstance(name, str)] if isinstance(files, list) else []
                     pages[key] = {"fingerprint": entry["fingerprint"], "verified_at": entry["verified_at"],
-                                  "imports": imports, "verdicts": dict(entry["verdicts"])}
+                                  "repo_files": files, "verdicts": dict(entry["verdicts"])}
         return cls(cache, pages)
 
-    def imports(self, page_key: str) -> list[str]:
-        """The repo files the page imported when it last passed ([] if it never did)."""
-        return list(self.pages.get(page_key, {}).get("imports", []))
+    def repo_files(self, page_key: str) -> list[str]:
+        """The repo files the page imported or read when it last passed ([] if it never did)."""
+        return list(self.pages.get(page_key, {}).get("repo_files", []))
 
     def verified_at(self, page_key: str, fingerprint: str) -> str | None:
         """When the page last passed with exactly this fingerprint, else None."""
@@ -143,11 +145,11 @@ class VerifiedRecord:
             return None
         return {int(index): verdict for index, verdict in entry["verdicts"].items() if index.isdigit()}
 
-    def record(self, page_key: str, fingerprint: str, when: str, imports: Iterable[str] = (),
+    def record(self, page_key: str, fingerprint: str, when: str, repo_files: Iterable[str] = (),
                verdicts: Mapping[int, str] | None = None) -> None:
-        """Remember that the page passed with this fingerprint at `when`, having imported these repo files, with
-        each block's verdict by index."""
-        self.pages[page_key] = {"fingerprint": fingerprint, "verified_at": when, "imports": sorted(imports),
+        """Remember that the page passed with this fingerprint at `when`, having imported or read these repo
+        files, with each block's verdict by index."""
+        self.pages[page_key] = {"fingerprint": fingerprint, "verified_at": when, "repo_files": sorted(repo_files),
                                 "verdicts": {str(index): verdict for index, verdict in sorted((verdicts or {}).items())}}
 
     def forget(self, page_key: str) -> None:
@@ -195,10 +197,10 @@ class Incremental:
         return self._record
 
     def check(self, page: Any, plan: Any) -> tuple[str, tuple[str, dict[int, str]] | None]:
-        """The page's fingerprint (with the repo modules it imported when it last passed, as they are now), and
+        """The page's fingerprint (with the repo files it imported or read when it last passed, as they are now), and
         (when, verdict by block index) of its earlier run if --changed-only may skip it: only when the record
         holds a verdict for every block of the page."""
-        fingerprint = self.fingerprint(page, plan, self.record.imports(page.name) if self.enabled else [])
+        fingerprint = self.fingerprint(page, plan, self.record.repo_files(page.name) if self.enabled else [])
         if not self.enabled:
             return fingerprint, None
         when, verdicts = self.record.verified_at(page.name, fingerprint), self.record.verdicts(page.name, fingerprint)
@@ -206,14 +208,15 @@ class Incremental:
             return fingerprint, None
         return fingerprint, (when, verdicts)
 
-    def fingerprint(self, page: Any, plan: Any, imports: Iterable[str]) -> str:
-        """The page's fingerprint with these repo files (repo-relative) as the modules it imports."""
-        return page_fingerprint(page, plan, self.versions, imports_digest(self.repo_root, imports))
+    def fingerprint(self, page: Any, plan: Any, repo_files: Iterable[str]) -> str:
+        """The page's fingerprint with these repo files (repo-relative) as the ones it imports or reads."""
+        return page_fingerprint(page, plan, self.versions, repo_files_digest(self.repo_root, repo_files))
 
-    def page_property(self, page: Any, fingerprint: str, imports: Iterable[str] = (), index: int = 0) -> tuple[str, dict]:
+    def page_property(self, page: Any, fingerprint: str, repo_files: Iterable[str] = (),
+                      index: int = 0) -> tuple[str, dict]:
         """What block `index`'s report carries so the controller can record the page."""
         return self.PROPERTY, {"page": page.name, "fingerprint": fingerprint, "blocks": len(page.blocks),
-                               "imports": sorted(imports), "index": index}
+                               "repo_files": sorted(repo_files), "index": index}
 
     def observe(self, user_properties: Iterable[tuple[str, Any]]) -> None:
         """Note one block's verdict (from its test report's user properties)."""
@@ -236,7 +239,7 @@ class Incremental:
             if seen["earlier"]:
                 continue  # not run this time: its earlier record stands as it was
             if len(statuses) == seen["blocks"] and page_passed(statuses):
-                self.record.record(key, seen["fingerprint"], when, seen.get("imports", []), seen["verdicts"])
+                self.record.record(key, seen["fingerprint"], when, seen.get("repo_files", []), seen["verdicts"])
             elif not page_passed(statuses):
                 self.record.forget(key)
             # A page only partly selected (-k, node ids) proves nothing about its other blocks: left as it was.

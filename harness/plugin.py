@@ -241,7 +241,7 @@ class MarkdownPage(pytest.File):
     page = None
     lock = None
     verdicts: dict[int, Verdict] | None = None
-    imports: list[str] = []  # the repo's modules the page's process imported (for --changed-only)
+    repo_files: list[str] = []  # the repo files the page's process imported or read (for --changed-only)
 
     def collect(self):
         harness = self.config.stash[STATE]
@@ -299,9 +299,9 @@ class MarkdownPage(pytest.File):
                                         self.config.option.update_outputs, self.config.option.block_timeout,
                                         harness.imports, self.namespace, self.blocks, _strict_xfail(self.config),
                                         self.config.option.repeat)
-            # What the page imported from the repo is known now: its fingerprint hashes those files too.
-            self.imports = sorted({name for verdict in self.verdicts.values() for name in verdict.repo_files})
-            self.fingerprint = harness.incremental.fingerprint(self.page, plan, self.imports)
+            # What the page imported or read from the repo is known now: its fingerprint hashes those files too.
+            self.repo_files = sorted({name for verdict in self.verdicts.values() for name in verdict.repo_files})
+            self.fingerprint = harness.incremental.fingerprint(self.page, plan, self.repo_files)
         return self.verdicts.get(index) or Verdict("not run", "not run: the page stopped before this block")
 
 
@@ -375,7 +375,7 @@ class BlockItem(pytest.Item):
             **({"changes_between_runs": verdict.changes} if verdict.changes is not None else {}),
         }))
         self.user_properties.append(self.config.stash[STATE].incremental.page_property(
-            self.parent.page, self.parent.fingerprint, self.parent.imports, self.block.index))
+            self.parent.page, self.parent.fingerprint, self.parent.repo_files, self.block.index))
         for value in filter(None, [verdict.rewrite, *verdict.rewrites]):
             self.user_properties.append(("harness-rewrite", value))
         if verdict.status == "failed":

@@ -32,7 +32,7 @@ class Verdict:
     rewrite: dict | None = None
     earlier: str | None = None  # --changed-only: when this verdict was reached (the page did not run now)
     weights: tuple[dict, ...] = ()  # the models the page had loaded by this block, and from where (weights_use.py)
-    repo_files: tuple[str, ...] = ()  # the repo's modules the page's process had imported by this block's end
+    repo_files: tuple[str, ...] = ()  # the repo files the page's process had imported or read by this block's end
     changes: bool | None = None  # --repeat: True when a later run printed other text (or ended otherwise)
     rewrites: list[dict] = field(default_factory=list)  # a `>>>` session's: one per statement whose output changed
 

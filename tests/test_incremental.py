@@ -272,3 +272,38 @@ def test_a_page_is_rerun_when_a_repo_module_it_imports_changes(pages):
     changed.stdout.fnmatch_lines(["*printed output differs from the Output block at docs/labels.md:6*"])
     pages.write("course_tools/names.py", 'NAMES = {"negative", "positive"}\n')
     pages.run("docs", "--changed-only").assert_outcomes(passed=1, skipped=2)
+
+
+def test_a_page_is_rerun_when_a_repo_file_it_reads_changes(pages):
+    # Not imported, so not a module: a data file opened, and a script run with runpy (it used to stay "unchanged").
+    pages.write("course_data/labels.json", '["negative", "positive"]\n')
+    pages.write("course_tools/report.py", 'print("report, first edition")\n')
+    pages.write("docs/reads.md", """
+        ```python
+        import json
+        import runpy
+
+        with open("course_data/labels.json") as labels:
+            print(json.load(labels))
+        with open("course_data/scratch.txt", "w") as scratch:  # written, not read: no reason to re-verify
+            scratch.write("anything")
+        runpy.run_path("course_tools/report.py")
+        ```
+
+        ```text title="Output"
+        ['negative', 'positive']
+        report, first edition
+        ```
+    """)
+    pages.run("docs").assert_outcomes(passed=3)
+    pages.run("docs", "--changed-only").assert_outcomes(skipped=3)
+    pages.write("course_data/labels.json", '["negative", "neutral", "positive"]\n')
+    changed = pages.run("docs", "--changed-only")
+    changed.assert_outcomes(failed=1, skipped=2)
+    changed.stdout.fnmatch_lines(["*printed output differs from the Output block at docs/reads.md:*"])
+    pages.write("course_data/labels.json", '["negative", "positive"]\n')
+    pages.run("docs", "--changed-only").assert_outcomes(passed=1, skipped=2)
+    pages.write("course_data/scratch.txt", "changed by hand")
+    pages.run("docs", "--changed-only").assert_outcomes(skipped=3)
+    pages.write("course_tools/report.py", 'print("report, second edition")\n')
+    pages.run("docs", "--changed-only").assert_outcomes(failed=1, skipped=2)
