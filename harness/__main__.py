@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in COMMANDS:
         print("usage: python -m harness {%s} [options]" % "|".join(COMMANDS), file=sys.stderr)
         for name, (_, help_text) in COMMANDS.items():
-            print(f"  {name:10} {help_text}", file=sys.stderr)
+            print(f"  {name:{max(map(len, COMMANDS))}} {help_text}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[argv[0]][0])
     return module.main(argv[1:])

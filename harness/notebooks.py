@@ -294,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root (default: the cwd)")
     args = parser.parse_args(argv)
     site = Site.load(args.root)
+    if not site.docs_dir.is_dir():  # the wrong folder: "0 written" (or a passing --check) would say nothing of it
+        print(f"error: no pages folder {site.docs_dir}: run from the repository root, or give it with --root",
+              file=sys.stderr)
+        return 2
     try:
         wanted = expected(site)
     except PageError as error:

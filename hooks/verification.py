@@ -133,7 +133,13 @@ def ran_on(block: dict) -> str:
 
 
 def status_text(block: dict) -> str:
-    """The status line of one block, in a learner's words (Markdown: glossary terms get their tooltips)."""
+    """The status line of one block, in a learner's words (Markdown: glossary terms get their tooltips), on one
+    line: a skip reason written over several lines would otherwise end the paragraph (and a tab) early."""
+    return " ".join(_status_words(block).split())
+
+
+def _status_words(block: dict) -> str:
+    """status_text's words, as the record's fields give them."""
     status, date, versions = block["status"], block["date"], _versions(block)
     on = ran_on(block)
     stand_in = any(c.get("weights") == "stand-in" for c in block.get("checkpoints", []))
@@ -297,12 +303,13 @@ def status_html(status: str, text: str, link: str, renderer) -> str:
 
 def page_summary(found: dict[str, int], link: str) -> str:
     """'Outputs on this page: 3 checked, 4 structure checked.' with a link to the page's rows."""
-    order = ["verified", "structural", "failed", "skipped", "not run", "missing"]
-    words = dict(WORDS, missing="not in the record")
-    parts = [f"{found[s]} {words[s]}" for s in order if found.get(s)]
+    words = dict(WORDS, missing="not in the record")  # every status a record can hold (xfailed too), in order
+    parts = [f"{found[s]} {words[s]}" for s in words if found.get(s)]
+    parts += [f"{count} {status}" for status, count in found.items() if status not in words and count]
     total = sum(found.values())
-    return (f'<p class="verification-summary" markdown="span">How the {total} output{"s" if total != 1 else ""} '
-            f'on this page were checked: {", ".join(parts)}. [Details]({link})</p>\n')
+    outputs = "output on this page was" if total == 1 else "outputs on this page were"
+    return (f'<p class="verification-summary" markdown="span">How the {total} {outputs} checked: '
+            f'{", ".join(parts)}. [Details]({link})</p>\n')
 
 
 def status_table(src: str) -> str:

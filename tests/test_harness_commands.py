@@ -28,3 +28,13 @@ def test_an_unknown_command_lists_the_commands_and_fails():
                           timeout=120)
     assert proc.returncode == 2
     assert all(command in proc.stderr for command in COMMANDS)
+
+
+@pytest.mark.parametrize("check", [[], ["--check"]])
+def test_notebooks_from_a_folder_without_pages_fails_naming_it(tmp_path, check):
+    # It said "0 written, 0 removed" and exited 0: a drift check run from the wrong folder passed.
+    proc = subprocess.run([sys.executable, "-m", "harness", "notebooks", "--root", str(tmp_path), *check], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert str(tmp_path / "docs") in proc.stderr and "--root" in proc.stderr
+    assert list(tmp_path.iterdir()) == []

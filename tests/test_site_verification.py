@@ -159,3 +159,23 @@ def test_every_status_word_is_explained_on_the_status_page_and_in_the_glossary(b
     glossary = elements((built_site.site_dir / "glossary.html").read_text(encoding="utf-8"))
     status = next(e for e in glossary if e["tag"] == "dd" and "How one output was checked" in e["text"])
     assert [word for word in words if word not in " ".join(status["text"].split())] == []
+
+
+def test_a_skip_reason_over_several_lines_gives_a_status_line_of_one_line():
+    from hooks.verification import status_text
+
+    # A reason of two lines ended the status paragraph inside its tab: the rest fell outside, splitting the tabs.
+    text = status_text({"status": "skipped", "reason": "needs a GPU\n  and 16 GB of memory", "date": "2026-11-30",
+                        "python": "3.11", "torch": "2", "transformers": "5"})
+    assert text == "Not run here: needs a GPU and 16 GB of memory."
+
+
+@pytest.mark.parametrize("found, words", [
+    ({"xpassed": 1}, "How the 1 output on this page was checked: 1 passed, though expected to fail."),
+    ({"verified": 2, "xfailed": 1, "missing": 1},
+     "How the 4 outputs on this page were checked: 2 checked, 1 failed as expected, 1 not in the record."),
+])
+def test_the_page_summary_names_every_status_it_counts(found, words):
+    from hooks.verification import page_summary
+
+    assert words in page_summary(found, "verification.html#x")
