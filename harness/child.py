@@ -17,7 +17,6 @@ import os
 import pickle
 import re
 import sys
-import sysconfig
 import tempfile
 import time
 import traceback
@@ -27,14 +26,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from harness import weights_use
+from harness import inputs, weights_use
+# Where installed modules live: only those are worth preloading for later pages, never a page's own modules.
+from harness.inputs import INSTALLED
 
 STDOUT_LIMIT = 1_000_000  # characters of a block's stdout kept; the rest is only counted
 TRACEBACK_LIMIT = 50_000
 STOPS = ("raised", "timed out", "died")  # after these the page's state is broken: later blocks do not run
-# Where installed modules live: only those are worth preloading for later pages, never a page's own modules.
-INSTALLED = tuple({sysconfig.get_path(key) + os.sep for key in ("stdlib", "platstdlib", "purelib", "platlib")})
-HARNESS_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # the harness's files: in the fingerprint already
 
 
 @dataclass(frozen=True)
@@ -75,6 +73,7 @@ class BlockRun:
     # Files of the repo the page's process had imported or opened for reading by the end of this block
     # (repo-relative, the harness's own excepted): what --changed-only must hash besides the page.
     repo_files: tuple[str, ...] = ()
+    untracked: str = ""  # why the page's inputs are not all known (inputs.py): --changed-only never skips it
     # A `>>>` session: (stdout, traceback or "") per statement run, in order (a raise it did not document ends it).
     session: tuple[tuple[str, str], ...] = ()
 
@@ -435,7 +434,7 @@ def run_child(inbox, sender, spare: bool = False) -> None:
         os.setpgid(0, 0)  # its own process group, so a timeout kills what the page started, too
         if spare:  # forked ahead, while another page runs: time spent here is not the run's
             warm_torch()
-            _repo_files("")  # the preloaded modules' files, looked at once, not after the page's first block
+            inputs.repo_files("")  # the preloaded modules' files, looked at once, not after the page's first block
         try:
             kind, payload = inbox.recv()
             while kind == "warm":
@@ -446,7 +445,7 @@ def run_child(inbox, sender, spare: bool = False) -> None:
         page, log_path = payload
         fresh_generators()  # after the warm-ups: whatever they drew is gone with the server's seed
         _isolate(page, log_path)
-        sys.addaudithook(_note_read)  # after _isolate: the harness's own opens are not the page's
+        inputs.watch(page.cwd)  # after _isolate: the harness's own opens are not the page's
         _included.update(((source[0], source[1]), line) for block in page.blocks
                          for line, source in zip(block.lines, block.sources) if source)
         namespace = main_namespace(page)
@@ -508,9 +507,10 @@ def _run_block(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     weights, printed_after_stand_in = weights_use.block_end(watch, _written())
     imported = tuple(name for name in sys.modules.keys() - modules if _installed(sys.modules.get(name)))
     compiled = _compiled_since(patterns)
+    files = inputs.repo_files()  # first: it may find the page untracked
     return BlockRun(block.index, status, stdout, dropped, text[-TRACEBACK_LIMIT:], duration,
-                    imported=imported, compiled=compiled, repo_files=_repo_files(), weights=weights,
-                    printed_after_stand_in=printed_after_stand_in)
+                    imported=imported, compiled=compiled, repo_files=files, untracked=inputs.untracked(),
+                    weights=weights, printed_after_stand_in=printed_after_stand_in)
 
 
 def _run_session(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
@@ -545,59 +545,10 @@ def _run_session(block: BlockCode, filename: str, namespace: dict) -> BlockRun:
     duration = time.perf_counter() - start
     imported = tuple(name for name in sys.modules.keys() - modules if _installed(sys.modules.get(name)))
     compiled = _compiled_since(patterns)
+    files = inputs.repo_files()  # first: it may find the page untracked
     return BlockRun(block.index, status, "".join(printed for printed, _ in results), dropped, text, duration,
-                    imported=imported, compiled=compiled, repo_files=_repo_files(), session=tuple(results))
-
-
-_repo_modules: dict[str, str | None] = {}  # module name → its repo-relative file, or None: scanned once each
-
-
-_read: set[str] = set()  # absolute paths the page's process opened for reading (_note_read)
-
-
-def _note_read(event: str, args: tuple) -> None:
-    """Audit hook: note each file opened for reading (open(), os.open, io.open_code as runpy and imports use).
-
-    A data file or a script run with runpy is not a module: without this, --changed-only kept an earlier
-    verdict after it changed. Files opened only for writing are left out (what a page writes is its output); one
-    opened to read and write counts (what it held before may decide what the page prints).
-    """
-    if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
-        return
-    mode, flags = (args[1:3] + (None, None))[:2]
-    if isinstance(mode, str):
-        reading = "r" in mode or "+" in mode
-    else:  # os.open: no mode, only flags
-        reading = not isinstance(flags, int) or flags & os.O_ACCMODE != os.O_WRONLY
-    if reading:
-        try:
-            _read.add(os.path.abspath(os.fsdecode(args[0])))
-        except Exception:  # noqa: BLE001  (an odd name: nothing to hash later; an audit hook must never fail an open)
-            pass
-
-
-def _repo_files(root: str | None = None) -> tuple[str, ...]:
-    """The repo's files among the modules the process has imported and the files it opened for reading
-    (`root`: the repo, by default the working directory, which is the page's repo root). With root "" it only
-    notes the modules of the installation."""
-    root = os.getcwd() + os.sep if root is None else root
-    # Not the page's imports: the harness, the Python installation (a venv may live in the repo), the page's
-    # own __main__ (its code is the page's) and multiprocessing's __mp_main__ (the pytest script).
-    outside = (*INSTALLED, HARNESS_DIR, sys.prefix + os.sep, sys.exec_prefix + os.sep)
-    for name in sys.modules.keys() - _repo_modules.keys():
-        try:  # the module's own __file__: getattr could run a lazy module's __getattr__ and import things
-            path = vars(sys.modules[name]).get("__file__")
-        except (KeyError, TypeError):
-            path = None
-        if not root and not (isinstance(path, str) and path.startswith(outside)):
-            continue  # before the page's root is known only the installation's modules are settled
-        inside = (isinstance(path, str) and path.startswith(root) and not path.startswith(outside)
-                  and name not in ("__main__", "__mp_main__"))
-        _repo_modules[name] = os.path.relpath(path, root).replace(os.sep, "/") if inside else None
-    # Compiled bytecode is rewritten at will and follows its source, which is noted itself.
-    read = {os.path.relpath(path, root).replace(os.sep, "/") for path in _read
-            if root and path.startswith(root) and not path.startswith(outside) and "__pycache__" not in path}
-    return tuple(sorted({path for path in _repo_modules.values() if path} | read))
+                    imported=imported, compiled=compiled, repo_files=files, untracked=inputs.untracked(),
+                    session=tuple(results))
 
 
 def _written() -> int:
@@ -636,7 +587,9 @@ def _run_shell(block: BlockCode) -> BlockRun:
         status = ("ok" if _expected(block, error, {}) else "raised") if failed else "no exception"
     else:
         status = "raised" if failed else "ok"
-    return BlockRun(block.index, status, stdout, dropped, result.message, result.duration)
+    inputs.untrack("it runs a shell block, whose reads are not seen")
+    return BlockRun(block.index, status, stdout, dropped, result.message, result.duration,
+                    repo_files=inputs.repo_files(), untracked=inputs.untracked())
 
 
 def _regex_keys() -> set:

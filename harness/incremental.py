@@ -2,14 +2,16 @@
 
 A page's fingerprint covers everything its verdict depends on: its blocks' expanded code, documented
 outputs, skip reasons and tolerances, the versions of the stack, the checkpoints it resolves to, the
-harness's own source, and the repo files the page's process imported or opened for reading (which only a run
-can tell: the record keeps their list from the run that passed, and a check hashes those files as they are now).
+harness's own source, and the repo files the page's process imported, opened for reading or listed (which only a
+run can tell, harness/inputs.py: the record keeps their list from the run that passed, and a check hashes those
+files as they are now). A page whose inputs cannot be followed (it starts another process, say) is never recorded.
 The record of passed pages lives in pytest's cache directory.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 from datetime import datetime, timezone
 from importlib import metadata
@@ -50,11 +52,15 @@ def harness_digest(directory: Path = HARNESS_DIR) -> str:
 
 
 def repo_files_digest(root: Path, files: Iterable[str]) -> dict[str, str]:
-    """sha256 (16 hex digits) of each repo-relative file, "missing" for one that is gone."""
+    """sha256 (16 hex digits) of each repo-relative file, "missing" for one that is gone; of a name ending in "/"
+    (a folder the page listed, harness/inputs.py), of its sorted entry names."""
     digests = {}
     for name in sorted(set(files)):
+        path = Path(root) / name
         try:
-            digests[name] = hashlib.sha256((Path(root) / name).read_bytes()).hexdigest()[:16]
+            content = ("\0".join(sorted(os.listdir(path))).encode("utf-8", "surrogateescape") if name.endswith("/")
+                       else path.read_bytes())
+            digests[name] = hashlib.sha256(content).hexdigest()[:16]
         except OSError:
             digests[name] = "missing"
     return digests
@@ -158,8 +164,14 @@ class VerifiedRecord:
 
     def save(self) -> None:
         """Write the record back to pytest's cache."""
-        if self.cache is not None:
-            self.cache.set(CACHE_KEY, {"format": FORMAT, "pages": dict(sorted(self.pages.items()))})
+        if self.cache is None:
+            return
+        value = {"format": FORMAT, "pages": dict(sorted(self.pages.items()))}
+        try:  # as pytest's cache will write it: a value it cannot write must not cost the record on disk
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError):
+            return
+        self.cache.set(CACHE_KEY, value)
 
 
 def _plain(value: Any) -> Any:
@@ -213,10 +225,10 @@ class Incremental:
         return page_fingerprint(page, plan, self.versions, repo_files_digest(self.repo_root, repo_files))
 
     def page_property(self, page: Any, fingerprint: str, repo_files: Iterable[str] = (),
-                      index: int = 0) -> tuple[str, dict]:
+                      index: int = 0, untracked: str = "") -> tuple[str, dict]:
         """What block `index`'s report carries so the controller can record the page."""
         return self.PROPERTY, {"page": page.name, "fingerprint": fingerprint, "blocks": len(page.blocks),
-                               "repo_files": sorted(repo_files), "index": index}
+                               "repo_files": sorted(repo_files), "index": index, "untracked": untracked}
 
     def observe(self, user_properties: Iterable[tuple[str, Any]]) -> None:
         """Note one block's verdict (from its test report's user properties)."""
@@ -238,6 +250,9 @@ class Incremental:
             statuses = seen["statuses"]
             if seen["earlier"]:
                 continue  # not run this time: its earlier record stands as it was
+            if seen.get("untracked"):  # its inputs are not all known: a later run cannot tell it is unchanged
+                self.record.forget(key)
+                continue
             if len(statuses) == seen["blocks"] and page_passed(statuses):
                 self.record.record(key, seen["fingerprint"], when, seen.get("repo_files", []), seen["verdicts"])
             elif not page_passed(statuses):

@@ -242,6 +242,7 @@ class MarkdownPage(pytest.File):
     lock = None
     verdicts: dict[int, Verdict] | None = None
     repo_files: list[str] = []  # the repo files the page's process imported or read (for --changed-only)
+    untracked = ""  # why its inputs are not all known: --changed-only runs it every time
 
     def collect(self):
         harness = self.config.stash[STATE]
@@ -301,6 +302,7 @@ class MarkdownPage(pytest.File):
                                         self.config.option.repeat)
             # What the page imported or read from the repo is known now: its fingerprint hashes those files too.
             self.repo_files = sorted({name for verdict in self.verdicts.values() for name in verdict.repo_files})
+            self.untracked = next((v.untracked for v in self.verdicts.values() if v.untracked), "")
             self.fingerprint = harness.incremental.fingerprint(self.page, plan, self.repo_files)
         return self.verdicts.get(index) or Verdict("not run", "not run: the page stopped before this block")
 
@@ -375,7 +377,8 @@ class BlockItem(pytest.Item):
             **({"changes_between_runs": verdict.changes} if verdict.changes is not None else {}),
         }))
         self.user_properties.append(self.config.stash[STATE].incremental.page_property(
-            self.parent.page, self.parent.fingerprint, self.parent.repo_files, self.block.index))
+            self.parent.page, self.parent.fingerprint, self.parent.repo_files, self.block.index,
+            self.parent.untracked))
         for value in filter(None, [verdict.rewrite, *verdict.rewrites]):
             self.user_properties.append(("harness-rewrite", value))
         if verdict.status == "failed":

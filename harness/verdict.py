@@ -33,6 +33,7 @@ class Verdict:
     earlier: str | None = None  # --changed-only: when this verdict was reached (the page did not run now)
     weights: tuple[dict, ...] = ()  # the models the page had loaded by this block, and from where (weights_use.py)
     repo_files: tuple[str, ...] = ()  # the repo files the page's process had imported or read by this block's end
+    untracked: str = ""  # why the page's inputs are not all known by this block's end (--changed-only runs it)
     changes: bool | None = None  # --repeat: True when a later run printed other text (or ended otherwise)
     rewrites: list[dict] = field(default_factory=list)  # a `>>>` session's: one per statement whose output changed
 
@@ -87,6 +88,7 @@ def verify_page(page: Page, plan, last: int, repo_root: Path, update: bool, time
             verdicts[block.index] = judge_runs(page, block, [run, *again], structural, plan.labels, update, timeout,
                                                strict_xfail)
             verdicts[block.index].repo_files = tuple(sorted({f for r in [run, *again] for f in r.repo_files}))
+            verdicts[block.index].untracked = next((r.untracked for r in [run, *again] if r.untracked), "")
             verdicts[block.index].weights = run.weights
             if plan.structural(block.index) and not structural and verdicts[block.index].status == "verified" \
                     and not verdicts[block.index].reason:

@@ -307,3 +307,64 @@ def test_a_page_is_rerun_when_a_repo_file_it_reads_changes(pages):
     pages.run("docs", "--changed-only").assert_outcomes(skipped=3)
     pages.write("course_tools/report.py", 'print("report, second edition")\n')
     pages.run("docs", "--changed-only").assert_outcomes(failed=1, skipped=2)
+
+
+def test_a_page_is_rerun_when_what_it_reads_changes_however_it_reads_it(pages):
+    # After a chdir, by listing a folder, and natively (numpy's C reader, as safetensors and tokenizers read a
+    # checkpoint's weights): each used to leave the page "unchanged".
+    pages.write("course_data/labels.json", '["negative", "positive"]\n')
+    pages.write("course_data/corpus/one.txt", "one\n")
+    pages.write("course_data/tiny/config.json", '{"size": 2}\n')
+    (pages.root / "course_data/tiny/weights.bin").write_bytes(bytes([1, 2]))
+    pages.write("docs/readers.md", """
+        ```python
+        import json
+        import os
+
+        import numpy
+
+        with open("course_data/tiny/config.json") as config:
+            print(json.load(config), numpy.fromfile("course_data/tiny/weights.bin", dtype=numpy.uint8).tolist())
+        print(sorted(os.listdir("course_data/corpus")))
+        os.chdir("course_data")
+        with open("labels.json") as labels:
+            print(json.load(labels))
+        ```
+
+        ```text title="Output"
+        {'size': 2} [1, 2]
+        ['one.txt']
+        ['negative', 'positive']
+        ```
+    """)
+    pages.run("docs").assert_outcomes(passed=3)
+    pages.run("docs", "--changed-only").assert_outcomes(skipped=3)
+    for edit, undo in [
+        (lambda: (pages.root / "course_data/tiny/weights.bin").write_bytes(bytes([1, 3])),
+         lambda: (pages.root / "course_data/tiny/weights.bin").write_bytes(bytes([1, 2]))),
+        (lambda: pages.write("course_data/corpus/two.txt", "two\n"),
+         lambda: (pages.root / "course_data/corpus/two.txt").unlink()),
+        (lambda: pages.write("course_data/labels.json", '["neutral"]\n'),
+         lambda: pages.write("course_data/labels.json", '["negative", "positive"]\n')),
+    ]:
+        edit()
+        pages.run("docs", "--changed-only").assert_outcomes(failed=1, skipped=2)
+        undo()
+        pages.run("docs", "--changed-only").assert_outcomes(passed=1, skipped=2)
+
+
+@pytest.mark.parametrize("code", [
+    # Another process's reads are not seen.
+    'import subprocess, sys\nsubprocess.run([sys.executable, "-c", "print(1)"], check=True)',
+    # What the page read is not there any more: it rewrote it.
+    'with open("count.txt", "a+") as count:\n    count.write("1")\nprint(1)',
+    # A name that is not UTF-8 cannot be kept in the record (it used to crash the run and empty the record).
+    'open(b"caf\\xe9.txt", "wb").close()\nprint(len(open(b"caf\\xe9.txt", "rb").read()) + 1)',
+], ids=["another process", "rewrites what it read", "name not UTF-8"])
+def test_a_page_whose_inputs_cannot_be_followed_runs_every_time_and_the_others_keep_their_record(pages, code):
+    pages.write("docs/untracked.md", "```python\n" + code + "\n```\n\n```text title=\"Output\"\n1\n```\n")
+    pages.run("docs").assert_outcomes(passed=3)
+    for _ in range(2):
+        again = pages.run("docs", "--changed-only")
+        again.assert_outcomes(passed=1, skipped=2)
+        again.stdout.fnmatch_lines([EARLIER])
