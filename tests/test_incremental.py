@@ -1,9 +1,14 @@
 """Incremental verification: page fingerprints, the record of passed pages, and `--changed-only` runs."""
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+# Imported here, before any in-process pytest run: pytester restores sys.modules after each, and numpy's core
+# cannot be imported twice in one process.
+import numpy
 import pytest
+from safetensors.numpy import save_file
 
 from harness.checkpoints import CheckpointUse, PagePlan
 from harness.incremental import (CACHE_KEY, VerifiedRecord, harness_digest, page_fingerprint, page_passed,
@@ -368,3 +373,46 @@ def test_a_page_whose_inputs_cannot_be_followed_runs_every_time_and_the_others_k
         again = pages.run("docs", "--changed-only")
         again.assert_outcomes(passed=1, skipped=2)
         again.stdout.fnmatch_lines([EARLIER])
+
+
+def _write_tensor(path, value):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"w": numpy.array([value], dtype=numpy.int64)}, str(path))
+
+
+def _write_database(path, value):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER)")
+        db.execute("DELETE FROM t")
+        db.execute("INSERT INTO t VALUES (?)", (value,))
+    db.close()
+
+
+@pytest.mark.parametrize("write, code", [
+    # safetensors and SQLite read their files in C code: no "open" event names them.
+    (lambda root, v: _write_tensor(root / "course_data/w.safetensors", v),
+     'from safetensors.numpy import load_file\nprint(load_file("course_data/w.safetensors")["w"].tolist()[0])'),
+    (lambda root, v: _write_database(root / "course_data/t.db", v),
+     'import sqlite3\nprint(sqlite3.connect("course_data/t.db").execute("SELECT v FROM t").fetchone()[0])'),
+], ids=["safetensors", "sqlite"])
+def test_a_page_reading_through_c_code_is_rerun_when_the_file_changes(pages, write, code):
+    write(pages.root, 1)
+    pages.write("docs/native.md", "```python\n" + code + "\n```\n\n```text title=\"Output\"\n1\n```\n")
+    pages.run("docs").assert_outcomes(passed=3)
+    pages.run("docs", "--changed-only").assert_outcomes(skipped=3)
+    write(pages.root, 2)
+    pages.run("docs", "--changed-only").assert_outcomes(failed=1, skipped=2)
+
+
+@pytest.mark.parametrize("code", [
+    # A folder read by descriptor: which folder is not seen.
+    'import os\nprint(len(os.listdir(os.open("docs", os.O_RDONLY))) - 2)',
+    # A checkpoint folder read, then removed: there is nothing left to hash (this crashed the page's process).
+    'import os, shutil\nos.makedirs("ckpt", exist_ok=True)\nopen("ckpt/config.json", "w").write("{}")\n'
+    'open("ckpt/config.json").read()\nshutil.rmtree("ckpt")\nprint(1)',
+], ids=["descriptor", "checkpoint removed"])
+def test_a_page_whose_reads_are_not_seen_runs_every_time(pages, code):
+    pages.write("docs/unseen.md", "```python\n" + code + "\n```\n\n```text title=\"Output\"\n1\n```\n")
+    pages.run("docs").assert_outcomes(passed=3)
+    pages.run("docs", "--changed-only").assert_outcomes(passed=1, skipped=2)
