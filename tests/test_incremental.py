@@ -252,6 +252,18 @@ def test_the_report_gives_the_earlier_verdict_with_the_date(pages):
                and block["earlier"] for block in report["blocks"])
 
 
+def assert_rerun_when(pages, edit, undo, output_at: str = "") -> None:
+    """After `edit()`, --changed-only runs the page again and it fails (on its Output block at `output_at`, if
+    given); after `undo()`, it runs again and passes. The repo's two other pages stay skipped throughout."""
+    edit()
+    changed = pages.run("docs", "--changed-only")
+    changed.assert_outcomes(failed=1, skipped=2)
+    if output_at:
+        changed.stdout.fnmatch_lines([f"*printed output differs from the Output block at {output_at}*"])
+    undo()
+    pages.run("docs", "--changed-only").assert_outcomes(passed=1, skipped=2)
+
+
 def test_a_page_is_rerun_when_a_repo_module_it_imports_changes(pages):
     # The page's code does not change; what it imports from the repo does (two levels down).
     pages.write("course_tools/labels.py", 'from course_tools.names import NAMES\nLABELS = sorted(NAMES)\n')
@@ -271,12 +283,10 @@ def test_a_page_is_rerun_when_a_repo_module_it_imports_changes(pages):
     pages.run("docs", "--changed-only").assert_outcomes(skipped=3)
     pages.write("course_tools/unused.py", 'NOTHING = 0\n')  # no page imports it: nothing to re-verify
     pages.run("docs", "--changed-only").assert_outcomes(skipped=3)
-    pages.write("course_tools/names.py", 'NAMES = {"negative", "neutral", "positive"}\n')
-    changed = pages.run("docs", "--changed-only")
-    changed.assert_outcomes(failed=1, skipped=2)
-    changed.stdout.fnmatch_lines(["*printed output differs from the Output block at docs/labels.md:6*"])
-    pages.write("course_tools/names.py", 'NAMES = {"negative", "positive"}\n')
-    pages.run("docs", "--changed-only").assert_outcomes(passed=1, skipped=2)
+    assert_rerun_when(pages,
+                      lambda: pages.write("course_tools/names.py", 'NAMES = {"negative", "neutral", "positive"}\n'),
+                      lambda: pages.write("course_tools/names.py", 'NAMES = {"negative", "positive"}\n'),
+                      "docs/labels.md:6")
 
 
 def test_a_page_is_rerun_when_a_repo_file_it_reads_changes(pages):
@@ -302,12 +312,8 @@ def test_a_page_is_rerun_when_a_repo_file_it_reads_changes(pages):
     """)
     pages.run("docs").assert_outcomes(passed=3)
     pages.run("docs", "--changed-only").assert_outcomes(skipped=3)
-    pages.write("course_data/labels.json", '["negative", "neutral", "positive"]\n')
-    changed = pages.run("docs", "--changed-only")
-    changed.assert_outcomes(failed=1, skipped=2)
-    changed.stdout.fnmatch_lines(["*printed output differs from the Output block at docs/reads.md:*"])
-    pages.write("course_data/labels.json", '["negative", "positive"]\n')
-    pages.run("docs", "--changed-only").assert_outcomes(passed=1, skipped=2)
+    assert_rerun_when(pages, lambda: pages.write("course_data/labels.json", '["negative", "neutral", "positive"]\n'),
+                      lambda: pages.write("course_data/labels.json", '["negative", "positive"]\n'), "docs/reads.md:")
     pages.write("course_data/scratch.txt", "changed by hand")
     pages.run("docs", "--changed-only").assert_outcomes(skipped=3)
     pages.write("course_tools/report.py", 'print("report, second edition")\n')
@@ -352,10 +358,7 @@ def test_a_page_is_rerun_when_what_it_reads_changes_however_it_reads_it(pages):
         (lambda: pages.write("course_data/labels.json", '["neutral"]\n'),
          lambda: pages.write("course_data/labels.json", '["negative", "positive"]\n')),
     ]:
-        edit()
-        pages.run("docs", "--changed-only").assert_outcomes(failed=1, skipped=2)
-        undo()
-        pages.run("docs", "--changed-only").assert_outcomes(passed=1, skipped=2)
+        assert_rerun_when(pages, edit, undo)
 
 
 @pytest.mark.parametrize("code", [
