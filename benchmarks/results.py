@@ -95,6 +95,10 @@ def targets(data: dict) -> list[dict]:
     if split:  # what two workers give on this machine: shown, no limit (it depends on the cores free)
         add(f"{split['pages']} checkpoint-loading pages: -n 2 / -n 0 (wall)", _limit_ratio({}, split["pairs"], "seconds"),
             "informational", "info")
+    forked = data.get("checkpoint_pages", {}).get("forked")
+    if forked:  # the isolation alone, without the harness: what the harness's own ratio cannot go below by fork
+        add(f"{forked['pages']} checkpoint-loading pages: a fork per page, no harness / one interpreter (wall)",
+            _limit_ratio({}, forked["pairs"], "seconds"), "informational", "info")
     if len(lab) > 1:
         largest, smallest = max(lab, key=int), min(lab, key=int)
         growth = _ratio(lab[largest]["harness"]["peak_pss_mb"], lab[smallest]["harness"]["peak_pss_mb"])
@@ -174,6 +178,15 @@ def markdown(data: dict) -> str:
                 "| pair | -n 2 s | -n 0 s | wall ratio |", "|---:|---:|---:|---:|"]
         out += [f"| {index} | {_fmt(pair['first_seconds'])} | {_fmt(pair['second_seconds'])} | "
                 f"{_fmt(pair['wall_ratio'])} |" for index, pair in enumerate(split["pairs"], start=1)]
+        out.append("")
+    forked = data.get("checkpoint_pages", {}).get("forked")
+    if forked:
+        out += [f"## {forked['pages']} checkpoint-loading pages, no harness: a fork per page against one interpreter",
+                "", "The interpreter runs the first page itself, then forks one process per later page, each forked "
+                "while the page before runs (benchmarks/baselines.py): what a fresh process per page costs alone.", "",
+                "| pair | a fork per page s | one interpreter s | wall ratio |", "|---:|---:|---:|---:|"]
+        out += [f"| {index} | {_fmt(pair['first_seconds'])} | {_fmt(pair['second_seconds'])} | "
+                f"{_fmt(pair['wall_ratio'])} |" for index, pair in enumerate(forked["pairs"], start=1)]
         out.append("")
     site = data.get("site", {})
     if "ours" in site:

@@ -50,6 +50,27 @@ def test_bare_and_one_interpreter_baselines_run_the_scripts(tmp_path):
     assert len(pids_bare) == 3 and len(pids_one) == 1
 
 
+def test_the_fork_per_page_baseline_runs_each_later_page_in_a_process_of_its_own_in_order(tmp_path):
+    log = tmp_path / "ran"
+    scripts = []
+    for index in range(4):
+        script = tmp_path / f"page-{index}.py"
+        script.write_text(f"import os\nopen({str(log)!r}, 'a').write('{index} %d %d\\n' % (os.getpid(), os.getppid()))\n")
+        scripts.append(script)
+    (tmp_path / "bad.py").write_text("raise ValueError('nope')\n")
+    ran = run(baselines.forked_pages_command(scripts), REPO, base_env(), sample_memory=False)
+    rows = [line.split() for line in log.read_text().splitlines()]
+    assert ran.ok, ran.output
+    assert [row[0] for row in rows] == ["0", "1", "2", "3"]
+    parent = rows[0][1]
+    # The first page runs in the interpreter itself; each later page in its own process, forked from it.
+    assert all(row[2] == parent for row in rows[1:]) and len({row[1] for row in rows}) == 4
+    failed = run(baselines.forked_pages_command([scripts[0], tmp_path / "bad.py", scripts[1]]), REPO, base_env(),
+                 sample_memory=False)
+    assert failed.returncode == 1 and "ValueError: nope" in failed.output
+    assert log.read_text().splitlines()[-1].startswith("1 ")  # the page after the failing one still ran
+
+
 def test_one_interpreter_reports_a_raising_script(tmp_path):
     (tmp_path / "bad.py").write_text("raise ValueError('nope')\n")
     r = run(baselines.one_interpreter_command([tmp_path / "bad.py"]), REPO, base_env(), sample_memory=False)
@@ -190,6 +211,11 @@ def test_checkpoint_page_targets_take_the_median_pair_and_memory_across_sizes():
     assert good["10 checkpoint-loading pages: harness / one interpreter (wall)"] == (1.08, True)
     assert good["50 checkpoint-loading pages: harness / one interpreter (wall)"] == (1.02, True)
     assert good["memory of checkpoint-loading pages: 50 / 10"][1] is True
+    forked = data([pair(1.05)] * 3, [pair(1.02)] * 3, 610)
+    forked["checkpoint_pages"]["forked"] = {"pages": 50, "pairs": [pair(1.3), pair(1.2), pair(1.25)]}
+    row = "50 checkpoint-loading pages: a fork per page, no harness / one interpreter (wall)"
+    assert verdicts(forked)[row] == (1.25, "info") and "a fork per page" in results.markdown(
+        dict(forked, when="now", machine="here", versions={}, targets=results.targets(forked)))
     bad = verdicts(data([pair(1.2)] * 3, [pair(1.02)] * 3, 1200))
     assert bad["10 checkpoint-loading pages: harness / one interpreter (wall)"] == (1.2, False)
     assert bad["memory of checkpoint-loading pages: 50 / 10"] == (2.0, False)
@@ -208,4 +234,9 @@ def test_quick_checkpoint_benchmark_runs_the_lab_page_copies(tmp_path):
         # Every block of every lab copy verified against the outputs the lab page documents.
         assert "failed" not in runs["harness"]["summary"] and f"{7 * int(count)} passed" in runs["harness"]["summary"]
         assert len(data["pairs"][count]) == 1
-    assert "Checkpoint-loading pages" in (tmp_path / "latest.md").read_text()
+    # The isolation alone, at the largest size: both sides ran every copy.
+    forked = data["forked"]
+    assert forked["pages"] == 2 and len(forked["pairs"]) == 1
+    assert forked["a fork per page, no harness"]["returncode"] == 0 and forked["one interpreter"]["returncode"] == 0
+    text = (tmp_path / "latest.md").read_text()
+    assert "Checkpoint-loading pages" in text and "a fork per page against one interpreter" in text
