@@ -12,7 +12,7 @@ from benchmarks.workspace import REPO, base_env
 
 def page_scripts(repo: Path, out: Path, work_dir: Path) -> tuple[list[Path], dict[str, str]]:
     """Each page with code as a script (its runnable blocks concatenated) and the env its checkpoints need."""
-    from harness.checkpoints import Resolver
+    from harness.checkpoints.resolver import Resolver
     from harness.page import parse_page
     from harness.snippets import Site
 

@@ -4,7 +4,7 @@ import sys
 
 COMMANDS = {
     "notebooks": ("harness.notebooks", "generate the notebooks from the pages (--check: fail on drift)"),
-    "fetch": ("harness.fetch", "download every checkpoint the pages use, pinned by checkpoints.lock"),
+    "fetch": ("harness.checkpoints.fetch", "download every checkpoint the pages use, pinned by checkpoints.lock"),
     "new-page": ("harness.new_page", "add a page: page, snippet file, notebook and nav entries (NAME \"Title\")"),
     "merge-reports": ("harness.merge", "merge split runs' --verification-report files into one (-o PATH)"),
 }

@@ -26,7 +26,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from harness import inputs, weights_use
+from harness import inputs
+from harness.checkpoints import weights_use
 # Where installed modules live: only those are worth preloading for later pages, never a page's own modules.
 from harness.inputs import INSTALLED
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.inventory import inventory
+from harness.checkpoints.inventory import inventory
 from harness.page import Page, PageError, parse_page
 from harness.rewrite import write_atomic
 from harness.snippets import Site

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from harness import incremental, record, report, rewrite
-from harness.checkpoints import PagePlan
+from harness.checkpoints.resolver import PagePlan
 from harness.markers import CONDITION_GLOBALS
 from harness.page import PYTHON, SESSIONS, SHELLS, Block, PageError, display_path, parse_page
 from harness.runner import import_specs
@@ -60,7 +60,7 @@ class Harness:
     def resolver(self):
         """The checkpoint resolver, made on first use (a worker that runs no page never builds stand-ins)."""
         if self._resolver is None:
-            from harness.checkpoints import Resolver  # noqa: PLC0415  (imports the hub cache helpers)
+            from harness.checkpoints.resolver import Resolver  # noqa: PLC0415  (imports the hub cache helpers)
 
             self._work_dir = tempfile.mkdtemp(prefix="harness-")
             self._resolver = Resolver(self.site.repo_root, require_models=self.config.option.require_models,

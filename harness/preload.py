@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from harness import weights_use
+from harness.checkpoints import weights_use
 from harness.child import preload
 
 # The server inherits pytest's stdout and stderr (under xdist, stdout is the worker's channel):

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import save
 
-from harness import hubcache
-from harness.checkpoints import Lock, LockError, Resolver
-from harness.inventory import Load, inventory, pipeline_default
+from harness.checkpoints import hubcache
+from harness.checkpoints.inventory import Load, inventory, pipeline_default
+from harness.checkpoints.lock import Lock, LockError
+from harness.checkpoints.resolver import Resolver
 
 REPO = Path(__file__).resolve().parent.parent
 NAME, ALIAS = "testorg/tiny", "tiny"
@@ -132,7 +133,7 @@ def test_view_serves_huggingface_hub_offline(tmp_path):
     cache_checkpoint(cache, NAME, REV, FILES)
     plan = resolver(fake_repo(tmp_path), cache).plan([f'AutoModel.from_pretrained("{ALIAS}", revision="{REV[:7]}")'])
     # huggingface_hub is imported first, as in a forked page child: apply_env must reach its constants.
-    code = ("import sys; from huggingface_hub import hf_hub_download; from harness.checkpoints import apply_env; "
+    code = ("import sys; from huggingface_hub import hf_hub_download; from harness.checkpoints.resolver import apply_env; "
             "apply_env(dict(a.split('=', 1) for a in sys.argv[1:])); "
             f"print(hf_hub_download('{ALIAS}', 'config.json', revision='{REV[:7]}'))")
     env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_CACHE=str(tmp_path / "elsewhere"))

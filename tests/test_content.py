@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from harness.checkpoints import Lock
-from harness.inventory import inventory
+from harness.checkpoints.inventory import inventory
+from harness.checkpoints.lock import Lock
 from harness.page import parse_page
 from harness.snippets import read_config
 from tests.conftest import REPO

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save
 
-from harness import hubcache
-from harness.fetch import probe
+from harness.checkpoints import hubcache
+from harness.checkpoints.fetch import probe
 
 REPO = Path(__file__).resolve().parent.parent
 NAME, ALIAS = "testorg/tiny-model", "tiny-model"

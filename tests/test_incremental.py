@@ -10,7 +10,7 @@ import numpy
 import pytest
 from safetensors.numpy import save_file
 
-from harness.checkpoints import CheckpointUse, PagePlan
+from harness.checkpoints.resolver import CheckpointUse, PagePlan
 from harness.incremental import (CACHE_KEY, VerifiedRecord, harness_digest, page_fingerprint, page_passed,
                                  skip_reason, stack_versions)
 from harness.page import parse_page

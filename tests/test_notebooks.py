@@ -252,8 +252,8 @@ def test_page_without_code_has_no_notebook(small_site, capsys):
 
 def _checkpoints_cached() -> bool:
     """True when every checkpoint of checkpoints.lock is complete in the user's Hugging Face cache."""
-    from harness import hubcache
-    from harness.checkpoints import Lock
+    from harness.checkpoints import hubcache
+    from harness.checkpoints.lock import Lock
 
     lock = Lock.load(REPO)
     return all(hubcache.inspect(hubcache.user_cache(), lock.names_of(entry.name), entry.revision, entry.files).status

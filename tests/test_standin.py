@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import hubcache, standin
-from harness.checkpoints import Lock, Resolver
+from harness.checkpoints import hubcache, standin
+from harness.checkpoints.lock import Lock
+from harness.checkpoints.resolver import Resolver
 
 REPO = Path(__file__).resolve().parent.parent
 CANONICAL = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
@@ -83,7 +84,7 @@ def test_stand_in_files_are_complete_and_config_is_the_facts_verbatim():
 def test_stand_in_weights_repeat_from_the_seed(tmp_path):
     facts_path = Lock.load(REPO).checkpoints[CANONICAL].standin
     fresh = tmp_path / "fresh"
-    proc = subprocess.run([sys.executable, "-m", "harness.standin", "build", str(facts_path), str(fresh)],
+    proc = subprocess.run([sys.executable, "-m", "harness.checkpoints.standin", "build", str(facts_path), str(fresh)],
                           cwd=REPO, capture_output=True, text=True, timeout=300, env=dict(os.environ, HF_HUB_OFFLINE="1"))
     assert proc.returncode == 0, proc.stderr
     kept = standin.ensure(facts_path) / "model.safetensors"

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from harness.checkpoints import Lock
+from harness.checkpoints.lock import Lock
 from harness_testing import PROJECT_ADDOPTS, repo, summary  # noqa: F401  (fixture)
 from tests.conftest import REPO
 
@@ -64,7 +64,7 @@ REVIEW_PAGE = '''
 @pytest.fixture
 def watch_state(monkeypatch):
     """weights_use's per-process state, fresh for one test (a page's process starts with a fresh one)."""
-    from harness import weights_use
+    from harness.checkpoints import weights_use
 
     monkeypatch.setattr(weights_use, "STATE", weights_use._State())
     return weights_use
@@ -157,7 +157,7 @@ def test_outputs_printed_before_a_stand_in_weight_is_read_are_verified(review):
         (checkpoint,) = block["checkpoints"]
         assert checkpoint["name"] == NAME and checkpoint["weights"] == "stand-in"
         assert checkpoint["source"]["from"] == "stand-in"
-        assert checkpoint["source"]["facts"].endswith("harness/standins/distilbert-base-uncased-finetuned-sst-2-english.json")
+        assert checkpoint["source"]["facts"].endswith("harness/checkpoints/standins/distilbert-base-uncased-finetuned-sst-2-english.json")
         assert {"python", "torch", "transformers", "tokenizers", "date"} <= set(block)
 
     # --changed-only: the page is unchanged, so each block keeps its own verdict, reported as earlier.
@@ -201,7 +201,7 @@ def _distribution(site, name: str, version: str, files: list[str]) -> None:
 
 
 def test_a_weights_folder_is_credited_to_the_distribution_that_ships_it(tmp_path, monkeypatch):
-    from harness.weights_use import _owner
+    from harness.checkpoints.weights_use import _owner
 
     _distribution(tmp_path, "harnessfoo", "1.0", ["harnessfoo/__init__.py"])
     _distribution(tmp_path, "harnessfoo-weights", "9.9", ["harnessfoo/weights/config.json"])  # a plugin

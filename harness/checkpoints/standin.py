@@ -1,6 +1,6 @@
 """Stand-in checkpoints: the real configuration and tokenizer, random weights from a fixed seed.
 
-`python -m harness.standin build FACTS OUT` writes one (torch runs there, never in the pytest parent:
+`python -m harness.checkpoints.standin build FACTS OUT` writes one (torch runs there, never in the pytest parent:
 OpenMP is not fork-safe). `ensure(facts)` returns a built copy, made once and kept across sessions.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import hubcache
+from harness.checkpoints import hubcache
 
 FILES = ("config.json", "model.safetensors", "tokenizer_config.json", "vocab.txt")
 
@@ -91,8 +91,8 @@ def ensure(facts_path: Path, root: Path | None = None, timeout: float = 300) -> 
     scratch = Path(tempfile.mkdtemp(prefix="building-", dir=root))
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.standin", "build", str(facts_path), str(scratch / "out")],
-        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "harness.checkpoints.standin", "build", str(facts_path), str(scratch / "out")],
+        cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=timeout,
     )
     problems = hubcache.snapshot_problems(scratch / "out", FILES) if proc.returncode == 0 else []
     if proc.returncode != 0 or problems:
@@ -113,10 +113,10 @@ def ensure(facts_path: Path, root: Path | None = None, timeout: float = 300) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m harness.standin build FACTS OUT`: write one stand-in checkpoint folder."""
+    """`python -m harness.checkpoints.standin build FACTS OUT`: write one stand-in checkpoint folder."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 3 or argv[0] != "build":
-        print("usage: python -m harness.standin build FACTS.json OUT_DIR", file=sys.stderr)
+        print("usage: python -m harness.checkpoints.standin build FACTS.json OUT_DIR", file=sys.stderr)
         return 2
     start = time.perf_counter()
     try:

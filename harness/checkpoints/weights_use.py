@@ -2,7 +2,7 @@
 
 The harness does not guess which outputs depend on the weights: it watches. Every model a page loads with
 `from_pretrained` (pipelines included) is noted with where its weights came from, and the parameters of a
-stand-in (random weights, harness/standin.py) become watched parameters: any torch operation that reads
+stand-in (random weights, harness/checkpoints/standin.py) become watched parameters: any torch operation that reads
 their values (a forward pass, printing, copying, indexing) marks the page as having read stand-in weights.
 Operations that only look at metadata (shape, dtype, numel) or give back the parameter itself (a `.to()`
 that changes nothing) do not. The harness notes how much the block had printed at the first read, so it knows whether the block printed
@@ -27,7 +27,7 @@ from pathlib import Path
 
 # At the top, not in describe: the fork server imports this module, so every page's process finds the stand-in
 # module loaded (importing it on a page's first load cost about 6 ms per page).
-from harness.standin import store_root
+from harness.checkpoints.standin import store_root
 
 # Tensor functions that look at a tensor's metadata, never its values (property getters are named get:NAME).
 METADATA = frozenset({
@@ -88,7 +88,7 @@ def install() -> bool:
 
 
 def _in_store(path) -> bool:
-    """True for a path inside the stand-in store (harness/standin.py), resolved through links."""
+    """True for a path inside the stand-in store (harness/checkpoints/standin.py), resolved through links."""
     try:
         return Path(os.fsdecode(os.fspath(path))).resolve().is_relative_to(store_root().resolve())
     except (TypeError, ValueError, OSError):

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from harness import hubcache
-from harness.checkpoints import FORBIDDEN_SUFFIXES, LOCK_FILE, Lock, LockEntry, LockError
+from harness.checkpoints import hubcache
+from harness.checkpoints.lock import FORBIDDEN_SUFFIXES, LOCK_FILE, Lock, LockEntry, LockError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PROBE_SECONDS = 3.0  # a reachable Hub answers in well under a second
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from harness.standin import store_root
+from harness.checkpoints.standin import store_root
 
 # An owner/name or a bare legacy name; anything else (./dir, /abs/path, a/b/c) is a local folder.
 HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
@@ -47,8 +47,8 @@ def _registry_defaults() -> dict[str, list[str] | None]:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         pass
-    proc = subprocess.run([sys.executable, "-m", "harness.inventory"], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).resolve().parent.parent, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    proc = subprocess.run([sys.executable, "-m", "harness.checkpoints.inventory"], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2], env=dict(os.environ, HF_HUB_OFFLINE="1"))
     if proc.returncode != 0:
         raise InventoryError(f"reading transformers' pipeline defaults failed: {proc.stderr.strip()[-2000:]}")
     path.parent.mkdir(parents=True, exist_ok=True)
