@@ -1,4 +1,5 @@
-"""The code without the harness: one `python page.py` per page, or all pages in one interpreter."""
+"""The code without the harness: one `python page.py` per page, all pages in one interpreter, or one interpreter
+that forks a process per page (`--fork`)."""
 from __future__ import annotations
 
 import contextlib
@@ -21,22 +22,26 @@ def one_interpreter_command(scripts: list[Path]) -> list[str]:
 def forked_pages_command(scripts: list[Path]) -> list[str]:
     """One interpreter that runs the first page itself, then each other page in a process forked from it.
 
-    What a fresh process per page costs on its own, with no harness and no pytest: the parent is as warm as one
+    What the simplest fresh process per page costs, with no harness and no pytest: the parent is as warm as one
     interpreter after a page (imports, a first checkpoint load), and each page's process is forked while the
-    page before runs, as the harness's are. A floor for any runner that isolates pages by fork.
+    page before runs, as the harness's are (which also warm up before their page: runner.py).
     """
     return [sys.executable, "-m", "benchmarks.baselines", "--fork", *map(str, scripts)]
 
 
 def run_scripts(paths: list[str]) -> int:
-    """Exec each script in a fresh namespace, its stdout captured like the harness does; 1 if one raised."""
+    """Exec each script in a fresh namespace, its stdout captured like the harness does; 1 if one raised or exited
+    with a failure code (each reported on stderr with its path). `sys.exit(0)` ends only its own script."""
     failed = 0
     for path in paths:
-        source = Path(path).read_text()
         namespace = {"__name__": "__main__", "__file__": path}
         with contextlib.redirect_stdout(io.StringIO()):
             try:
-                exec(compile(source, path, "exec"), namespace)
+                exec(compile(Path(path).read_text(), path, "exec"), namespace)
+            except SystemExit as exit:  # as `python page.py` would end: the next page still runs
+                if exit.code not in (None, 0):
+                    print(f"{path}: SystemExit: {exit.code}", file=sys.stderr)
+                    failed = 1
             except Exception as error:  # report and go on, as the harness does with a failed page
                 print(f"{path}: {type(error).__name__}: {error}", file=sys.stderr)
                 failed = 1
@@ -61,23 +66,32 @@ def run_forked(paths: list[str]) -> int:
 
 def _fork_page() -> tuple[int, int]:
     """A process forked now that waits for a script's path, runs it and exits: (its pid, the pipe to send on)."""
-    sys.stdout.flush()
-    sys.stderr.flush()  # else what this process buffered is written again by the child
+    _flush()  # else what this process buffered is written again by the child
     receive, send = os.pipe()
     pid = os.fork()
     if pid:
         os.close(receive)
         return pid, send
-    code = 1
+    code, path = 1, b""
     try:
         os.close(send)
-        path = b""
         while chunk := os.read(receive, 4096):
             path += chunk
         code = run_scripts([os.fsdecode(path)])
+    except BaseException as error:  # noqa: BLE001  (KeyboardInterrupt too: told with its page, then the exit)
+        print(f"{os.fsdecode(path) or 'a forked page'}: {type(error).__name__}: {error}", file=sys.stderr)
     finally:
-        sys.stderr.flush()
+        _flush()
         os._exit(code)  # never back into the parent's loop
+
+
+def _flush() -> None:
+    """Python's buffers of this process's stdout and stderr (and a page's own replacements) to their files."""
+    for stream in {id(s): s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__) if s}.values():
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed by a page: nothing of it to keep
+            pass
 
 
 if __name__ == "__main__":

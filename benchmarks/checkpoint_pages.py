@@ -61,7 +61,7 @@ def measure_checkpoint_pages(sizes: list[int], repeat: int = 3, log=print, with_
             records, fork_pairs = compare_commands(
                 {FORKED: baselines.forked_pages_command(workspace.scripts),
                  "one interpreter": baselines.one_interpreter_command(workspace.scripts)},
-                workspace.root, env, repeat, log, f"N={count}")
+                workspace.root, env, repeat, log, f"N={count}, against a fork per page")
             forked = {"pages": count, **records, "pairs": fork_pairs}
         if with_xdist and sizes:
             records, split_pairs = compare_commands(

@@ -107,7 +107,9 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeou
     log_path = Path(cwd) / f".bench-log-{os.getpid()}-{time.monotonic_ns()}"
     with open(log_path, "w+b") as log:
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # No stdin, as the harness gives pages: a process forked after a read would see the parent's buffer again.
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT)
         sampler = TreeSampler(process.pid, spacing=spacing) if sample_memory else None
         if sampler:
             sampler.start()

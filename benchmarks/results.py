@@ -96,7 +96,7 @@ def targets(data: dict) -> list[dict]:
         add(f"{split['pages']} checkpoint-loading pages: -n 2 / -n 0 (wall)", _limit_ratio({}, split["pairs"], "seconds"),
             "informational", "info")
     forked = data.get("checkpoint_pages", {}).get("forked")
-    if forked:  # the isolation alone, without the harness: what the harness's own ratio cannot go below by fork
+    if forked:  # the simplest fresh process per page, without the harness: beside the harness's own ratio
         add(f"{forked['pages']} checkpoint-loading pages: a fork per page, no harness / one interpreter (wall)",
             _limit_ratio({}, forked["pairs"], "seconds"), "informational", "info")
     if len(lab) > 1:

@@ -21,11 +21,11 @@ class RecordError(ValueError):
 
 
 def checkpoints(uses, loads, lock, repo_root: Path) -> list[dict]:
-    """What a block ran on: the checkpoints the plan resolved (`uses`, harness.checkpoints.CheckpointUse) and the
-    models the page's process saw loaded (`loads`, from harness.checkpoints.weights_use), each with where its weights came
-    from: {"from": "hub-cache", "revision"}, {"from": "stand-in", "facts"} or {"from": "package", "package",
-    "version"}. `lock` (harness.checkpoints.Lock or None) names the facts file of a stand-in, shown relative to
-    `repo_root`."""
+    """What a block ran on: the checkpoints the plan resolved (`uses`, harness.checkpoints.resolver.CheckpointUse)
+    and the models the page's process saw loaded (`loads`, from harness.checkpoints.weights_use), each with where
+    its weights came from: {"from": "hub-cache", "revision"}, {"from": "stand-in", "facts"} or {"from": "package",
+    "package", "version"}. `lock` (harness.checkpoints.lock.Lock or None) names the facts file of a stand-in, shown
+    relative to `repo_root`."""
     entries: dict[str, dict] = {}
     for use in uses:
         if use.weights == "stand-in":

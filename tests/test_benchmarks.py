@@ -71,6 +71,42 @@ def test_the_fork_per_page_baseline_runs_each_later_page_in_a_process_of_its_own
     assert log.read_text().splitlines()[-1].startswith("1 ")  # the page after the failing one still ran
 
 
+def test_the_fork_per_page_baseline_forks_the_next_page_while_one_runs_and_names_every_failure(tmp_path):
+    siblings = tmp_path / "siblings"
+    # Each page counts the processes its parent has forked and not yet reaped: itself, and the next page's.
+    count = ("import os, time\ntime.sleep(0.3)\nparent = os.getppid()\n"
+             f"kids = open(f'/proc/{{parent}}/task/{{parent}}/children').read().split()\n"
+             f"open({str(siblings)!r}, 'a').write(str(len(kids)) + '\\n')\n")
+    pages = []
+    for index in range(4):
+        pages.append(tmp_path / f"page-{index}.py")
+        pages[-1].write_text(count)
+    ran = run(baselines.forked_pages_command(pages), REPO, base_env(), sample_memory=False)
+    assert ran.ok, ran.output
+    # Page 0 runs in the interpreter (its parent is the measuring process); pages 1 and 2 have a waiting sibling.
+    assert siblings.read_text().split()[1:] == ["2", "2", "1"]
+
+    (tmp_path / "done.py").write_text("import sys\nsys.exit(0)\n")
+    # Written past the capture, to the real stdout (block-buffered into the log): kept once, and not lost at exit.
+    (tmp_path / "first.py").write_text("import sys\nsys.__stdout__.write('raw from the first page\\n')\n"
+                                       "raise ValueError('in the first page')\n")
+    (tmp_path / "exits.py").write_text("import sys\nsys.__stdout__.write('raw from a forked page\\n')\nsys.exit(3)\n")
+    env = {key: value for key, value in base_env().items() if key != "PYTHONUNBUFFERED"}  # stderr block-buffered
+    failed = run(baselines.forked_pages_command([tmp_path / "first.py", tmp_path / "exits.py", tmp_path / "gone.py",
+                                                 tmp_path / "done.py", pages[0]]), REPO, env, sample_memory=False)
+    assert failed.returncode == 1
+    # Each failure named once with its page, the first page's too (not again by each process forked after it).
+    assert failed.output.count("first.py: ValueError: in the first page") == 1, failed.output
+    assert failed.output.count("raw from the first page") == 1 and "raw from a forked page" in failed.output
+    assert f"{tmp_path / 'exits.py'}: SystemExit: 3" in failed.output
+    assert f"{tmp_path / 'gone.py'}: FileNotFoundError" in failed.output
+    assert "done.py" not in failed.output  # sys.exit(0) is a page that ended well
+    assert len(siblings.read_text().split()) == 5  # the last page still ran
+    clean_exit = run(baselines.forked_pages_command([tmp_path / "done.py", pages[0], pages[1]]), REPO, base_env(),
+                     sample_memory=False)
+    assert clean_exit.ok and len(siblings.read_text().split()) == 7, clean_exit.output
+
+
 def test_one_interpreter_reports_a_raising_script(tmp_path):
     (tmp_path / "bad.py").write_text("raise ValueError('nope')\n")
     r = run(baselines.one_interpreter_command([tmp_path / "bad.py"]), REPO, base_env(), sample_memory=False)
@@ -214,8 +250,10 @@ def test_checkpoint_page_targets_take_the_median_pair_and_memory_across_sizes():
     forked = data([pair(1.05)] * 3, [pair(1.02)] * 3, 610)
     forked["checkpoint_pages"]["forked"] = {"pages": 50, "pairs": [pair(1.3), pair(1.2), pair(1.25)]}
     row = "50 checkpoint-loading pages: a fork per page, no harness / one interpreter (wall)"
-    assert verdicts(forked)[row] == (1.25, "info") and "a fork per page" in results.markdown(
-        dict(forked, when="now", machine="here", versions={}, targets=results.targets(forked)))
+    text = results.markdown(dict(forked, when="now", machine="here", versions={}, targets=results.targets(forked)))
+    assert verdicts(forked)[row] == (1.25, "info")
+    assert "## 50 checkpoint-loading pages, no harness: a fork per page against one interpreter" in text
+    assert "| 2 | 1.20 | 1.00 | 1.20 |" in text  # each pair, as measured
     bad = verdicts(data([pair(1.2)] * 3, [pair(1.02)] * 3, 1200))
     assert bad["10 checkpoint-loading pages: harness / one interpreter (wall)"] == (1.2, False)
     assert bad["memory of checkpoint-loading pages: 50 / 10"] == (2.0, False)
