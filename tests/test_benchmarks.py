@@ -55,7 +55,8 @@ def test_the_fork_per_page_baseline_runs_each_later_page_in_a_process_of_its_own
     scripts = []
     for index in range(4):
         script = tmp_path / f"page-{index}.py"
-        script.write_text(f"import os\nopen({str(log)!r}, 'a').write('{index} %d %d\\n' % (os.getpid(), os.getppid()))\n")
+        record = f"open({str(log)!r}, 'a').write('{index} %d %d\\n' % (os.getpid(), os.getppid()))"
+        script.write_text(f"import os\n{record}\n")
         scripts.append(script)
     (tmp_path / "bad.py").write_text("raise ValueError('nope')\n")
     ran = run(baselines.forked_pages_command(scripts), REPO, base_env(), sample_memory=False)

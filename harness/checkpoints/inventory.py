@@ -47,8 +47,9 @@ def _registry_defaults() -> dict[str, list[str] | None]:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         pass
-    proc = subprocess.run([sys.executable, "-m", "harness.checkpoints.inventory"], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).resolve().parents[2], env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    proc = subprocess.run([sys.executable, "-m", "harness.checkpoints.inventory"], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[2],
+                          env=dict(os.environ, HF_HUB_OFFLINE="1"))
     if proc.returncode != 0:
         raise InventoryError(f"reading transformers' pipeline defaults failed: {proc.stderr.strip()[-2000:]}")
     path.parent.mkdir(parents=True, exist_ok=True)
