@@ -1,6 +1,7 @@
 """Run a command and measure its wall time and the peak memory of its whole process tree."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -97,6 +98,19 @@ class TreeSampler(threading.Thread):
         self.join()
 
 
+def _kill_tree(process: subprocess.Popen) -> None:
+    """SIGKILL the command and every process under it (a page's, in a process group of its own, too): nothing it
+    started goes on competing with the next measured command."""
+    try:
+        below = psutil.Process(process.pid).children(recursive=True)  # before the top dies and they move to init
+    except psutil.Error:
+        below = []
+    process.kill()
+    for child in below:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+
+
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 3600,
         sample_memory: bool = True, spacing: float = SAMPLING_SHARE_WAIT) -> Run:
     """Run `command`, timing it from spawn to exit; stdout and stderr are kept (bounded) for diagnosis.
@@ -120,7 +134,7 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeou
             if pid:
                 break
             if time.perf_counter() > deadline:
-                process.kill()
+                _kill_tree(process)
                 pid, status, usage = os.wait4(process.pid, 0)
                 break
             time.sleep(0.005)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import nbformat
 import pytest
@@ -106,6 +107,47 @@ def test_the_fork_per_page_baseline_forks_the_next_page_while_one_runs_and_names
     clean_exit = run(baselines.forked_pages_command([tmp_path / "done.py", pages[0], pages[1]]), REPO, base_env(),
                      sample_memory=False)
     assert clean_exit.ok and len(siblings.read_text().split()) == 7, clean_exit.output
+    # Endings a page's process cannot report itself, or reports from outside the page's own code.
+    (tmp_path / "interrupted.py").write_text("raise KeyboardInterrupt\n")
+    (tmp_path / "killed.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    ended = run(baselines.forked_pages_command([pages[0], tmp_path / "interrupted.py", tmp_path / "killed.py",
+                                                pages[0]]), REPO, base_env(), sample_memory=False)
+    assert ended.returncode == 1 and len(siblings.read_text().split()) == 9, ended.output
+    assert f"{tmp_path / 'interrupted.py'}: KeyboardInterrupt" in ended.output
+    assert f"{tmp_path / 'killed.py'}: its process ended (signal 9)" in ended.output
+
+
+@pytest.mark.parametrize("fork", [False, True], ids=["one interpreter", "a fork per page"])
+def test_the_baselines_run_each_script_as_python_script_py_would(tmp_path, fork):
+    """What `python page.py` gives a page: its own __main__ (its classes pickle), its file's encoding, sys.argv;
+    and what one page changes (working directory, stderr) is not the next page's."""
+    out = tmp_path / "out"
+    (tmp_path / "classes.py").write_text(
+        "import pickle, sys\nclass Point:\n    pass\n"
+        f"open({str(out)!r}, 'a').write('%d %s\\n' % (len(pickle.dumps(Point())) > 0, sys.argv[0]))\n")
+    (tmp_path / "latin.py").write_bytes(
+        b"# -*- coding: latin-1 -*-\n" + f"open({str(out)!r}, 'a', encoding='utf-8').write('caf\xe9\\n')\n".encode("latin-1"))
+    (tmp_path / "moves.py").write_text("import io, os, sys\nos.chdir('/')\nsys.stderr = io.StringIO()\n")
+    (tmp_path / "c_output.py").write_text("import ctypes\nctypes.CDLL(None).puts(b'from C')\n")
+    scripts = [tmp_path / name for name in ("moves.py", "classes.py", "latin.py", "c_output.py", "c_output.py")]
+    scripts = [script.relative_to(tmp_path) for script in scripts]  # relative: found only from the first folder
+    command = (baselines.forked_pages_command if fork else baselines.one_interpreter_command)(scripts)
+    env = {key: value for key, value in base_env().items() if key != "PYTHONUNBUFFERED"}  # C and Python buffered
+    ran = run(command, tmp_path, env, sample_memory=False)
+    assert ran.ok, ran.output
+    assert out.read_text(encoding="utf-8").splitlines() == ["1 classes.py", "café"]
+    assert ran.output.count("from C") == 2  # each page's printf, once
+
+
+def test_a_timed_out_command_leaves_no_process_behind(tmp_path):
+    late = tmp_path / "late"
+    # A grandchild in a process group of its own (as the harness's page processes are), still writing later.
+    grandchild = f"import os, time; os.setpgid(0, 0); time.sleep(2); open({str(late)!r}, 'w').write('ran')"
+    child = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {grandchild!r}]); time.sleep(60)"
+    result = run([sys.executable, "-c", child], tmp_path, timeout=1.0, sample_memory=False)
+    assert not result.ok
+    time.sleep(3)
+    assert not late.exists()
 
 
 def test_one_interpreter_reports_a_raising_script(tmp_path):
