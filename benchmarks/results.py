@@ -175,19 +175,13 @@ def markdown(data: dict) -> str:
         out += [f"## {split['pages']} checkpoint-loading pages split by pytest-xdist: `-n 2` against `-n 0`", "",
                 f"Peak memory (PSS, MB; one sampled run each): {split['-n 2']['peak_pss_mb']:.0f} with `-n 2`, "
                 f"{split['-n 0']['peak_pss_mb']:.0f} with `-n 0`.", "",
-                "| pair | -n 2 s | -n 0 s | wall ratio |", "|---:|---:|---:|---:|"]
-        out += [f"| {index} | {_fmt(pair['first_seconds'])} | {_fmt(pair['second_seconds'])} | "
-                f"{_fmt(pair['wall_ratio'])} |" for index, pair in enumerate(split["pairs"], start=1)]
-        out.append("")
+                *_wall_pairs("-n 2", "-n 0", split["pairs"]), ""]
     forked = data.get("checkpoint_pages", {}).get("forked")
     if forked:
         out += [f"## {forked['pages']} checkpoint-loading pages, no harness: a fork per page against one interpreter",
                 "", "The interpreter runs the first page itself, then forks one process per later page, each forked "
                 "while the page before runs (benchmarks/baselines.py): what a fresh process per page costs alone.", "",
-                "| pair | a fork per page s | one interpreter s | wall ratio |", "|---:|---:|---:|---:|"]
-        out += [f"| {index} | {_fmt(pair['first_seconds'])} | {_fmt(pair['second_seconds'])} | "
-                f"{_fmt(pair['wall_ratio'])} |" for index, pair in enumerate(forked["pairs"], start=1)]
-        out.append("")
+                *_wall_pairs("a fork per page", "one interpreter", forked["pairs"]), ""]
     site = data.get("site", {})
     if "ours" in site:
         out += [f"## The site (`mkdocs build --strict`: {site['build_seconds']:.1f} s)", "",
@@ -205,6 +199,13 @@ def markdown(data: dict) -> str:
         verdict = {True: "pass", False: "FAIL", None: "not measured", "info": "–"}[row["pass"]]
         out.append(f"| {row['target']} | {_fmt(row['measured'])} | {row['limit']} | {verdict} |")
     return "\n".join(out) + "\n"
+
+
+def _wall_pairs(first: str, second: str, pairs: list[dict]) -> list[str]:
+    """A table of alternating pairs of two commands, `first` and `second`: each pair's wall times and ratio."""
+    return [f"| pair | {first} s | {second} s | wall ratio |", "|---:|---:|---:|---:|",
+            *(f"| {index} | {_fmt(pair['first_seconds'])} | {_fmt(pair['second_seconds'])} | "
+              f"{_fmt(pair['wall_ratio'])} |" for index, pair in enumerate(pairs, start=1))]
 
 
 def _pairs_table(title: str, pairs_by_n: dict) -> list[str]:
