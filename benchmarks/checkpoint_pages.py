@@ -5,7 +5,7 @@ interpreter pays the checkpoint's first load once; the harness runs every page i
 server that imported what the pages import (harness/preload.py), and warmed ahead with what earlier pages
 loaded lazily (runner.py). Peak memory is the process tree's. At the largest N, pytest-xdist's `-n 2` is
 measured against `-n 0`: what splitting across this machine's cores gives; and a fork per page without the
-harness (baselines.forked_pages_command) against one interpreter: what a fresh process per page costs alone.
+harness (baselines.forked_pages_command) against one interpreter: the simplest fresh process per page.
 
 `python -m benchmarks.checkpoint_pages --sizes 10 --repeat 3` measures this case alone.
 """

@@ -180,7 +180,7 @@ def markdown(data: dict) -> str:
     if forked:
         out += [f"## {forked['pages']} checkpoint-loading pages, no harness: a fork per page against one interpreter",
                 "", "The interpreter runs the first page itself, then forks one process per later page, each forked "
-                "while the page before runs (benchmarks/baselines.py): what a fresh process per page costs alone.", "",
+                "while the page before runs (benchmarks/baselines.py): the simplest fresh process per page.", "",
                 *_wall_pairs("a fork per page", "one interpreter", forked["pairs"]), ""]
     site = data.get("site", {})
     if "ours" in site:
